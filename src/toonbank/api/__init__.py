@@ -1,0 +1,1 @@
+"""HTTP surface: REST API, webhooks, auth. Routes only; rules live in the domain services."""

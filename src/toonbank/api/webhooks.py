@@ -1,0 +1,74 @@
+"""``/webhooks/{connection_id}``: verify → parse → store once → acknowledge."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import APIRouter, Depends, Request, Response
+
+from toonbank.api.deps import get_ctx
+from toonbank.api.errors import ApiError
+from toonbank.channels.base import Connection, InboundRequest, PayloadError, SignatureError
+from toonbank.context import Context
+from toonbank.ops import metrics
+from toonbank.pipeline.ingest import store_events
+
+router = APIRouter(tags=["webhooks"])
+log = structlog.get_logger(__name__)
+
+
+async def _connection(ctx: Context, connection_id: str) -> Connection:
+    connection = await ctx.connections.get(connection_id[:64])
+    if connection is None:
+        raise ApiError(404, "unknown_connection", "no active channel connection with this id")
+    return connection
+
+
+def _inbound(request: Request, body: bytes) -> InboundRequest:
+    return InboundRequest(
+        method=request.method,
+        url=str(request.url),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query=dict(request.query_params),
+        body=body,
+    )
+
+
+@router.get("/webhooks/{connection_id}", include_in_schema=False)
+async def handshake(
+    connection_id: str, request: Request, ctx: Context = Depends(get_ctx)
+) -> Response:
+    connection = await _connection(ctx, connection_id)
+    answer = ctx.channels.get(connection.type).handshake(_inbound(request, b""), connection)
+    if answer is None:
+        raise ApiError(405, "method_not_allowed", "this channel has no verification handshake")
+    return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
+
+
+@router.post("/webhooks/{connection_id}", summary="Receive a provider webhook")
+async def receive(
+    connection_id: str, request: Request, ctx: Context = Depends(get_ctx)
+) -> Response:
+    connection = await _connection(ctx, connection_id)
+    adapter = ctx.channels.get(connection.type)
+    inbound = _inbound(request, await request.body())
+    try:
+        adapter.verify(inbound, connection)
+    except SignatureError as exc:
+        metrics.WEBHOOKS_REJECTED.labels(connection.type, "signature").inc()
+        log.warning("webhook_rejected", connection_id=connection.id, reason=str(exc))
+        raise ApiError(401, exc.code, str(exc)) from None
+    try:
+        events = adapter.parse(inbound, connection)
+    except PayloadError as exc:
+        metrics.WEBHOOKS_REJECTED.labels(connection.type, "payload").inc()
+        raise ApiError(400, exc.code, str(exc)) from None
+    result = await store_events(ctx, connection, events)
+    log.debug(
+        "webhook_stored",
+        connection_id=connection.id,
+        workspace_id=connection.workspace_id,
+        stored=result.stored,
+        duplicates=result.duplicates,
+    )
+    answer = adapter.acknowledge(events)
+    return Response(answer.body, status_code=answer.status, media_type=answer.media_type)

@@ -1,0 +1,101 @@
+"""The ASGI application: routes, middleware, and the lifespan that owns the context."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import HTMLResponse
+
+from toonbank.api import auth as auth_api
+from toonbank.api import rest, webhooks
+from toonbank.api.errors import install_error_handlers
+from toonbank.channels.connections import find_connection
+from toonbank.config import Settings
+from toonbank.context import Context, create_context
+from toonbank.ops import api as ops_api
+from toonbank.ops.limits import BodySizeLimit, RateLimiter
+from toonbank.pipeline.worker import Worker
+from toonbank.webchat import api as webchat_api
+from toonbank.workspaces.service import workspace_by_name
+
+log = structlog.get_logger(__name__)
+STATIC = Path(__file__).resolve().parent / "static"
+DEMO_WORKSPACE = "demo"
+
+
+def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
+    """Build the app. Pass ``ctx`` to share one context (tests, ``toonbank chat``)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        context = ctx or create_context(settings)
+        await context.start()
+        app.state.ctx = context
+        worker = Worker(context) if settings.embedded_worker else None
+        if worker is not None:
+            await worker.start()
+        app.state.worker = worker
+        log.info("toonbank_started", embedded_worker=worker is not None)
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.stop()
+            if ctx is None:
+                await context.close()
+
+    app = FastAPI(
+        title="Toonbank",
+        version="0.1.0",
+        summary="Conversational commerce: one durable conversation per customer on every channel.",
+        lifespan=lifespan,
+    )
+    app.state.widget_limiter = RateLimiter(settings.widget_rate_limit, settings.redis_url)
+    app.state.message_limiter = RateLimiter("30/minute", settings.redis_url)
+    app.state.login_limiter = RateLimiter("10/minute", settings.redis_url)
+    install_error_handlers(app)
+    for router in (
+        ops_api.router,
+        webhooks.router,
+        webchat_api.router,
+        rest.router,
+        auth_api.router,
+    ):
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False, response_class=HTMLResponse)
+    async def demo_shop(request: Request) -> HTMLResponse:
+        context: Context = request.app.state.ctx
+        async with context.db.session() as session:
+            workspace = await workspace_by_name(session, DEMO_WORKSPACE)
+            connection = (
+                await find_connection(session, workspace.id, "webchat") if workspace else None
+            )
+        if connection is None:
+            return HTMLResponse(
+                "<h1>Toonbank</h1><p>No demo workspace. Start with <code>toonbank serve --demo"
+                "</code>.</p>",
+                status_code=200,
+            )
+        page = (STATIC / "demo.html").read_text().replace("{{CONNECTION_ID}}", connection.id)
+        return HTMLResponse(page)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+        )
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        large_bytes=settings.max_upload_bytes + 64 * 1024,
+        large_prefixes=("/webchat/",),
+    )
+    return app

@@ -1,0 +1,209 @@
+"""The channel adapter port: verify → parse → (render) → send.
+
+An adapter is thin and framework-free: it sees a plain :class:`InboundRequest` (headers and the
+raw body), never a web framework object, and it is given an ``httpx.AsyncClient`` to send with.
+Routes, storage and retries live elsewhere (``toonbank.ingest``, ``toonbank.pipeline``).
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, ClassVar, Literal
+
+import httpx
+
+from toonbank.channels.capabilities import Capabilities
+from toonbank.channels.content import Content
+
+
+@dataclass(frozen=True, slots=True)
+class InboundRequest:
+    """What a provider sent us. Header names are lower-case."""
+
+    method: str
+    url: str
+    headers: Mapping[str, str]
+    query: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """A channel connection with its decrypted secrets (never persisted in this form)."""
+
+    id: str
+    workspace_id: str
+    type: str
+    name: str
+    api_base_url: str | None
+    settings: Mapping[str, Any]
+    secrets: Mapping[str, Any]
+    rate_per_second: float | None = None
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        if key in self.secrets:
+            return self.secrets[key]
+        return self.settings.get(key, default)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """A customer message, parsed. ``provider_message_id`` is the deduplication key."""
+
+    provider_message_id: str
+    sender_id: str
+    content: Content
+    sender_name: str | None = None
+    phone: str | None = None
+    timestamp: datetime | None = None
+    reply_to: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+
+ReceiptStatus = Literal["sent", "delivered", "read", "failed"]
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryReceipt:
+    provider_message_id: str
+    status: ReceiptStatus
+    timestamp: datetime | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+
+
+ParsedEvent = InboundMessage | DeliveryReceipt
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookResponse:
+    status: int = 200
+    body: bytes = b""
+    media_type: str = "text/plain"
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    provider_message_id: str | None
+
+
+class ChannelError(Exception):
+    """Base for adapter errors; ``code`` is stable and safe to show to API clients."""
+
+    code = "channel_error"
+
+
+class SignatureError(ChannelError):
+    """The request is not from the provider (bad, missing or replayed signature)."""
+
+    code = "invalid_signature"
+
+
+class PayloadError(ChannelError):
+    """The request is authentic but its body cannot be understood."""
+
+    code = "invalid_payload"
+
+
+class SendError(ChannelError):
+    """A send failed. ``retryable`` errors are retried with backoff (honouring ``retry_after``)."""
+
+    code = "send_failed"
+
+    def __init__(
+        self,
+        detail: str,
+        *,
+        retryable: bool,
+        error_code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retryable = retryable
+        self.error_code = error_code
+        self.http_status = http_status
+        self.retry_after = retry_after
+
+
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What a channel is, can do and needs. Validated by the conformance suite."""
+
+    type: str
+    title: str
+    capabilities: Capabilities
+    required_settings: tuple[str, ...] = ()
+    secret_settings: tuple[str, ...] = ()
+    default_rate_per_second: float | None = None
+    idempotent_sends: bool = False
+    """True when the provider deduplicates our retries (no duplicate after a crash mid-send)."""
+    internal: bool = False
+    """Internal channels (web chat, terminal) are delivered by Toonbank itself."""
+
+
+class ChannelAdapter(ABC):
+    manifest: ClassVar[Manifest]
+
+    def handshake(self, request: InboundRequest, connection: Connection) -> WebhookResponse | None:
+        """Answer a provider's verification GET, if the channel has one."""
+        return None
+
+    @abstractmethod
+    def verify(self, request: InboundRequest, connection: Connection) -> None:
+        """Raise :class:`SignatureError` unless the request is authentic."""
+
+    @abstractmethod
+    def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
+        """Turn a verified request into neutral events (raise :class:`PayloadError`)."""
+
+    def acknowledge(self, events: list[ParsedEvent]) -> WebhookResponse:
+        return WebhookResponse(status=200, body=b"ok")
+
+    @abstractmethod
+    async def send(
+        self,
+        http: httpx.AsyncClient,
+        connection: Connection,
+        recipient: str,
+        content: Content,
+        *,
+        idempotency_key: str,
+    ) -> SendResult:
+        """Hand one (already degraded) content item to the provider."""
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    """Parse a ``Retry-After`` header (seconds or HTTP date)."""
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    from email.utils import parsedate_to_datetime
+
+    from toonbank.kit.clock import now
+
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def classify_http_failure(response: httpx.Response, detail: str | None = None) -> SendError:
+    """Map an HTTP failure to a retryable or permanent :class:`SendError`."""
+    status = response.status_code
+    retryable = status == 429 or status >= 500 or status == 408
+    return SendError(
+        detail or f"provider answered HTTP {status}",
+        retryable=retryable,
+        error_code=f"http_{status}",
+        http_status=status,
+        retry_after=retry_after_seconds(response),
+    )

@@ -1,0 +1,366 @@
+"""The ``toonbank`` command line (Typer + Rich).
+
+Every command reads the same settings as ``serve``: flags, then ``TOONBANK_*`` environment
+variables, then the optional ``--config`` TOML file (``[toonbank]`` table), then defaults.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from toonbank.config import Settings, load_settings
+from toonbank.ops.logging import configure_logging
+
+app = typer.Typer(help="Toonbank: conversational commerce on every channel.", no_args_is_help=True)
+workspaces_app = typer.Typer(help="Manage workspaces (tenants).", no_args_is_help=True)
+channels_app = typer.Typer(help="Manage channel connections.", no_args_is_help=True)
+agents_app = typer.Typer(help="Manage agent accounts.", no_args_is_help=True)
+app.add_typer(workspaces_app, name="workspaces")
+app.add_typer(channels_app, name="channels")
+app.add_typer(agents_app, name="agents")
+
+err = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", envvar="TOONBANK_DATABASE_URL", help="SQLAlchemy URL."),
+]
+ConfigFile = Annotated[
+    Path | None,
+    typer.Option("--config", envvar="TOONBANK_CONFIG", help="TOML file with a [toonbank] table."),
+]
+WorkspaceName = Annotated[str, typer.Option("--workspace", "-w", help="Workspace name.")]
+
+
+def _settings(database_url: str | None, config: Path | None, **extra: Any) -> Settings:
+    settings = load_settings(config, database_url=database_url, **extra)
+    configure_logging(settings.log_level, settings.log_json)
+    return settings
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}")
+    return typer.Exit(code)
+
+
+def _migrate(settings: Settings) -> None:
+    from toonbank.db.migrate import upgrade
+
+    upgrade(settings.database_url)
+
+
+@app.command()
+def migrate(database_url: DatabaseUrl = None, config: ConfigFile = None) -> None:
+    """Create or upgrade the database schema."""
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    err.print("[green]database is up to date[/green]")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8000,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+    demo: Annotated[bool, typer.Option("--demo", help="Seed the demo workspace if empty.")] = False,
+    workers: Annotated[int, typer.Option(help="API processes (each runs a worker).")] = 1,
+    no_worker: Annotated[
+        bool, typer.Option("--no-worker", help="Do not run the pipeline worker in-process.")
+    ] = False,
+) -> None:
+    """Serve the API, webhooks, web chat and demo shop (with an in-process worker)."""
+    import os
+
+    import uvicorn
+
+    extra: dict[str, Any] = {"embedded_worker": not no_worker}
+    if "TOONBANK_PUBLIC_URL" not in os.environ:
+        extra["public_url"] = f"http://{host}:{port}"
+    settings = _settings(database_url, config, **extra)
+    _migrate(settings)
+    settings.resolved_secret_key()  # create it once, before worker processes race for it
+    if demo:
+        info = asyncio.run(_seed_demo(settings))
+        err.print(
+            f"[bold]Demo shop:[/bold] {settings.public_url}/   "
+            f"[bold]Agent login:[/bold] workspace [cyan]demo[/cyan], "
+            f"{info.agent_email} / {info.agent_password}"
+        )
+        if info.api_key:
+            err.print(f"[bold]Demo API key[/bold] (shown once): {info.api_key}")
+    os.environ["TOONBANK_DATABASE_URL"] = settings.database_url
+    os.environ["TOONBANK_EMBEDDED_WORKER"] = "false" if no_worker else "true"
+    os.environ.setdefault("TOONBANK_PUBLIC_URL", settings.public_url)
+    if workers > 1:
+        uvicorn.run("toonbank.asgi:app", host=host, port=port, workers=workers, log_level="warning")
+    else:
+        from toonbank.app import create_app
+
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+async def _seed_demo(settings: Settings) -> Any:
+    from toonbank.context import create_context
+    from toonbank.demo import ensure_demo
+
+    ctx = create_context(settings)
+    try:
+        return await ensure_demo(ctx)
+    finally:
+        await ctx.close()
+
+
+@app.command()
+def worker(database_url: DatabaseUrl = None, config: ConfigFile = None) -> None:
+    """Run a pipeline worker (normalize, process, dispatch) until SIGTERM / Ctrl-C."""
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    asyncio.run(_run_worker(settings))
+
+
+async def _run_worker(settings: Settings) -> None:
+    from toonbank.context import create_context
+    from toonbank.pipeline.worker import Worker
+
+    ctx = create_context(settings)
+    await ctx.start()
+    runner = Worker(ctx)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await runner.start()
+    await stop.wait()
+    await runner.stop()
+    await ctx.close()
+
+
+@workspaces_app.command("create")
+def workspaces_create(
+    name: str, database_url: DatabaseUrl = None, config: ConfigFile = None
+) -> None:
+    """Create a workspace; prints its id and an API key (shown only this once) as JSON."""
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    try:
+        result = asyncio.run(_create_workspace(settings, name))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(result))
+
+
+async def _create_workspace(settings: Settings, name: str) -> dict[str, str]:
+    from toonbank.context import create_context
+    from toonbank.workspaces.service import create_workspace
+
+    ctx = create_context(settings)
+    try:
+        async with ctx.db.uow() as uow:
+            workspace, key = await create_workspace(uow.session, ctx.secret_box, ctx.channels, name)
+        return {"id": workspace.id, "name": workspace.name, "api_key": key}
+    finally:
+        await ctx.close()
+
+
+@channels_app.command("add")
+def channels_add(
+    channel_type: Annotated[str, typer.Argument(metavar="TYPE", help="Channel type.")],
+    workspace: WorkspaceName,
+    name: Annotated[str, typer.Option("--name", help="Connection name.")],
+    api_base: Annotated[
+        str | None, typer.Option("--api-base", help="Provider API base URL.")
+    ] = None,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="KEY=VALUE setting (repeatable).")
+    ] = None,
+    rate: Annotated[int | None, typer.Option("--rate", help="Max sends per second.")] = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Connect a channel; prints JSON with its id and the webhook URL for the provider."""
+    values: dict[str, str] = {}
+    for item in set_ or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise _fail(f"--set expects KEY=VALUE, got {item!r}", 2)
+        values[key.strip()] = value
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    try:
+        result = asyncio.run(
+            _add_channel(settings, workspace, channel_type, name, values, api_base, rate)
+        )
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(result))
+
+
+async def _add_channel(
+    settings: Settings,
+    workspace: str,
+    channel_type: str,
+    name: str,
+    values: dict[str, str],
+    api_base: str | None,
+    rate: int | None,
+) -> dict[str, Any]:
+    from toonbank.api.rest import channel_out
+    from toonbank.channels.connections import create_connection
+    from toonbank.channels.registry import UnknownChannelType
+    from toonbank.context import create_context
+    from toonbank.workspaces.service import workspace_by_name
+
+    ctx = create_context(settings)
+    try:
+        async with ctx.db.uow() as uow:
+            ws = await workspace_by_name(uow.session, workspace)
+            if ws is None:
+                raise LookupError(f"no workspace named {workspace!r}")
+            try:
+                row = await create_connection(
+                    uow.session,
+                    ctx.secret_box,
+                    ctx.channels,
+                    workspace_id=ws.id,
+                    type=channel_type,
+                    name=name,
+                    values=values,
+                    api_base_url=api_base,
+                    rate_per_second=rate,
+                )
+            except UnknownChannelType:
+                known = ", ".join(ctx.channels.types())
+                raise LookupError(f"unknown type {channel_type!r}; known: {known}") from None
+        return channel_out(ctx, row).model_dump()
+    finally:
+        await ctx.close()
+
+
+@channels_app.command("list")
+def channels_list(
+    workspace: WorkspaceName, database_url: DatabaseUrl = None, config: ConfigFile = None
+) -> None:
+    """List a workspace's channel connections as JSON lines."""
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    try:
+        rows = asyncio.run(_list_channels(settings, workspace))
+    except LookupError as exc:
+        raise _fail(str(exc)) from None
+    for row in rows:
+        typer.echo(json.dumps(row))
+
+
+async def _list_channels(settings: Settings, workspace: str) -> list[dict[str, Any]]:
+    from sqlalchemy import select
+
+    from toonbank.api.rest import channel_out
+    from toonbank.context import create_context
+    from toonbank.models import ChannelConnection
+    from toonbank.workspaces.service import workspace_by_name
+
+    ctx = create_context(settings)
+    try:
+        async with ctx.db.session() as session:
+            ws = await workspace_by_name(session, workspace)
+            if ws is None:
+                raise LookupError(f"no workspace named {workspace!r}")
+            rows = await session.execute(
+                select(ChannelConnection)
+                .where(ChannelConnection.workspace_id == ws.id)
+                .order_by(ChannelConnection.created_at)
+            )
+            return [channel_out(ctx, row).model_dump() for row in rows.scalars()]
+    finally:
+        await ctx.close()
+
+
+@agents_app.command("add")
+def agents_add(
+    workspace: WorkspaceName,
+    email: Annotated[str, typer.Option("--email")],
+    password: Annotated[str, typer.Option("--password", prompt=True, hide_input=True)],
+    role: Annotated[
+        str, typer.Option("--role", help="owner, admin, supervisor or agent")
+    ] = "agent",
+    name: Annotated[str | None, typer.Option("--name", help="Display name.")] = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+) -> None:
+    """Create an agent account (password stored as an Argon2id hash)."""
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    try:
+        result = asyncio.run(_add_agent(settings, workspace, email, password, role, name))
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(json.dumps(result))
+
+
+async def _add_agent(
+    settings: Settings, workspace: str, email: str, password: str, role: str, name: str | None
+) -> dict[str, str]:
+    from sqlalchemy.exc import IntegrityError
+
+    from toonbank.auth.service import create_agent
+    from toonbank.context import create_context
+    from toonbank.workspaces.service import workspace_by_name
+
+    ctx = create_context(settings)
+    try:
+        async with ctx.db.uow() as uow:
+            ws = await workspace_by_name(uow.session, workspace)
+            if ws is None:
+                raise LookupError(f"no workspace named {workspace!r}")
+            agent = await create_agent(
+                uow.session,
+                workspace_id=ws.id,
+                email=email,
+                password=password,
+                role=role,
+                display_name=name,
+            )
+        return {"id": agent.id, "email": agent.email, "role": agent.role}
+    except IntegrityError:
+        raise ValueError(f"an agent with email {email!r} already exists") from None
+    finally:
+        await ctx.close()
+
+
+@app.command()
+def chat(
+    workspace: WorkspaceName = "demo",
+    user: Annotated[
+        str | None, typer.Option("--user", help="Continue as this customer (default: a new one).")
+    ] = None,
+    database_url: DatabaseUrl = None,
+    config: ConfigFile = None,
+    timeout: Annotated[float, typer.Option(help="Seconds to wait for each reply.")] = 30.0,
+) -> None:
+    """Talk to a workspace's assistant through the real pipeline (terminal channel).
+
+    Reads one message per line on stdin, prints each reply as plain text, exits at end of input.
+    """
+    settings = _settings(database_url, config, log_level="WARNING")
+    _migrate(settings)
+    from toonbank.terminal import run_chat
+
+    try:
+        asyncio.run(run_chat(settings, workspace, user, sys.stdin, timeout))
+    except LookupError as exc:
+        raise _fail(str(exc)) from None
+    except TimeoutError as exc:
+        raise _fail(str(exc), 3) from None
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

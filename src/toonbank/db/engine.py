@@ -1,0 +1,112 @@
+"""Engine creation for SQLite (embedded default) and PostgreSQL (scale-out)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from toonbank.db.uow import UnitOfWork
+
+
+def normalize_url(url: str) -> str:
+    """Accept plain ``sqlite:///`` and ``postgresql://`` URLs and pick the async drivers."""
+    parsed = make_url(url)
+    if parsed.drivername in ("sqlite", "sqlite+pysqlite"):
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    elif parsed.drivername in ("postgresql", "postgres", "postgresql+psycopg2"):
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    return parsed.render_as_string(hide_password=False)
+
+
+def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
+    """WAL, a busy timeout and ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing.
+
+    SQLite refuses to upgrade a read transaction to a write one while another writer is active
+    (SQLITE_BUSY without waiting); taking the write lock at BEGIN avoids that deadlock.
+    ``synchronous=NORMAL`` in WAL mode survives process crashes (``kill -9``); only an OS crash
+    or power loss can lose the last transactions.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+
+
+@dataclass
+class Database:
+    """The engine plus session factories; one per process.
+
+    On SQLite, reads get their own engine whose transactions start with a plain ``BEGIN``:
+    in WAL mode they never wait for the writer, so a read issued while this process holds the
+    write lock (e.g. a cache miss inside a unit of work) cannot deadlock against it.
+    """
+
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine
+    read_sessionmaker: async_sessionmaker[AsyncSession]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+    def uow(self) -> UnitOfWork:
+        """A new unit of work: one transaction, side effects released after commit."""
+        return UnitOfWork(self.sessionmaker)
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """A read-only session (writes belong in a unit of work)."""
+        async with self.read_sessionmaker() as session:
+            yield session
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+        if self.read_engine is not self.engine:
+            await self.read_engine.dispose()
+
+
+def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Database:
+    url = normalize_url(url)
+    parsed = make_url(url)
+    kwargs: dict[str, Any] = {"echo": echo}
+    if parsed.drivername.startswith("sqlite"):
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": 30}
+    else:
+        kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+    engine = create_async_engine(url, **kwargs)
+    read_engine = engine
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine, writer=True)
+        read_engine = create_async_engine(url, **kwargs)
+        _configure_sqlite(read_engine, writer=False)
+    return Database(
+        engine=engine,
+        sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
+        read_engine=read_engine,
+        read_sessionmaker=async_sessionmaker(read_engine, expire_on_commit=False),
+    )

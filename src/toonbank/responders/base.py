@@ -1,0 +1,52 @@
+"""The responder port: one inbound message in, replies and a new dialogue state out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from toonbank.channels.capabilities import Capabilities
+from toonbank.channels.content import Content
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """Everything a responder may look at for one customer message."""
+
+    workspace_id: str
+    conversation_id: str
+    contact_id: str
+    channel_type: str
+    capabilities: Capabilities
+    content: Content
+    state: dict[str, Any]
+    language: str | None = None
+    first_message: bool = False
+
+
+@dataclass(slots=True)
+class TurnResult:
+    replies: list[Content] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    handover_reason: str | None = None
+    """Set to hand the conversation to people (status → queued)."""
+    close_reason: str | None = None
+    language: str | None = None
+
+
+class Responder(Protocol):
+    name: str
+
+    async def respond(self, turn: Turn) -> TurnResult: ...
+
+
+class ResponderRegistry:
+    def __init__(self, default: str) -> None:
+        self._responders: dict[str, Responder] = {}
+        self.default = default
+
+    def register(self, responder: Responder) -> None:
+        self._responders[responder.name] = responder
+
+    def get(self, name: str | None) -> Responder:
+        return self._responders.get(name or self.default) or self._responders[self.default]
