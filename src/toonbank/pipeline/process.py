@@ -192,7 +192,6 @@ async def _bot_turn(
                 channel_type=connection.type,
                 recipient=recipient,
             )
-  # type: ignore[arg-type]
     new_state = dict(result.state)
     if result.replies:
         new_state["offered"] = offered  # a typed "2" refers to the latest options only
