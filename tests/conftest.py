@@ -82,7 +82,7 @@ def _empty_async(url: str) -> None:
                 await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
             else:
                 for table in reversed(Base.metadata.sorted_tables):
-                    await conn.execute(text(f'DELETE FROM "{table.name}"'))
+                    await conn.execute(text(f'DELETE FROM "{table.name}"'))  # noqa: S608
         await engine.dispose()
 
     asyncio.run(run())

@@ -159,7 +159,7 @@ async def test_receipts_out_of_order_and_before_the_send_returns(
     app_client: httpx.AsyncClient,
     receiver: tuple[ApiReceiver, str],
 ) -> None:
-    sim, url = receiver
+    _sim, url = receiver
     conn = await api_connection(ctx, workspace["id"], url)
     # The provider reports "read" and then "delivered" for sim-1 before we even sent it.
     early = {

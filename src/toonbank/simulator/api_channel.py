@@ -52,6 +52,9 @@ class ApiReceiver:
     deliveries: list[Delivery] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
+    delay: float = 0.0
+    """Seconds every request takes (a slow provider); faults add to it."""
+    inflight: int = 0
     _by_key: dict[str, Delivery] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -73,6 +76,18 @@ class ApiReceiver:
         with self._lock:
             self.requests.append({"key": key, "at": time.time()})
             fault = self.faults.pop(0) if self.faults else None
+            self.inflight += 1
+        try:
+            return await self._answer(body, timestamp, signature, key, fault)
+        finally:
+            with self._lock:
+                self.inflight -= 1
+
+    async def _answer(
+        self, body: bytes, timestamp: str, signature: str, key: str, fault: Fault | None
+    ) -> Response:
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if not constant_time_equal(sign(self.secret, timestamp, body), signature):
             return JSONResponse({"error": "bad signature"}, status_code=401)
         if fault is not None:
