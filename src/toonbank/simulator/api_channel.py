@@ -145,7 +145,7 @@ class BackgroundServer:
 
     def __init__(self, app: Any, port: int = 0) -> None:
         self.config = uvicorn.Config(
-            app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+            app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
         )
         self.server = uvicorn.Server(self.config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
