@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 
 from toonbank.db.uow import UnitOfWork
+from toonbank.kit.clock import now
 from toonbank.models import Contact, Event, Message
 from toonbank.realtime import Bus
 
@@ -23,6 +25,76 @@ def event_view(event: Event) -> dict[str, Any]:
     return {"id": event.id, "type": event.type, **event.data}
 
 
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    workspace_id: str
+    type: str
+    data: dict[str, Any]
+    conversation_id: str | None = None
+    contact_id: str | None = None
+    public: bool = True
+
+
+async def _lock_contacts(uow: UnitOfWork, contact_ids: set[str]) -> None:
+    """Lock contact rows (PostgreSQL) so a contact's events commit in id order.
+
+    Event ids come from a sequence; without the lock two concurrent transactions could commit a
+    contact's events out of id order and a client resuming from ``last_event_id`` would skip
+    the late one. SQLite transactions are serialized, so nothing is needed there. Rows are
+    locked in id order to avoid deadlocks between transactions locking several contacts.
+    """
+    todo = sorted(contact_ids - uow.locked)
+    if not todo:
+        return
+    session = uow.session
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(
+            select(Contact.id).where(Contact.id.in_(todo)).order_by(Contact.id).with_for_update()
+        )
+    uow.locked.update(todo)
+
+
+async def record_events(uow: UnitOfWork, bus: Bus, specs: list[EventSpec]) -> list[int]:
+    """Append events in one statement; publish them, in order, once the transaction commits."""
+    if not specs:
+        return []
+    await _lock_contacts(uow, {s.contact_id for s in specs if s.contact_id})
+    created = now()
+    result = await uow.session.execute(
+        insert(Event)
+        .values(
+            [
+                {
+                    "workspace_id": s.workspace_id,
+                    "conversation_id": s.conversation_id,
+                    "contact_id": s.contact_id,
+                    "type": s.type,
+                    "data": s.data,
+                    "public": s.public,
+                    "created_at": created,
+                }
+                for s in specs
+            ]
+        )
+        .returning(Event.id)
+    )
+    # A multi-row INSERT assigns ids in VALUES order (rowid / sequence); RETURNING may not.
+    ids = sorted(result.scalars())
+    views = [
+        (spec, {"id": event_id, "type": spec.type, **spec.data})
+        for spec, event_id in zip(specs, ids, strict=True)
+    ]
+
+    async def publish() -> None:
+        for spec, view in views:
+            await bus.publish(workspace_topic(spec.workspace_id), {**view, "public": spec.public})
+            if spec.public and spec.contact_id:
+                await bus.publish(contact_topic(spec.contact_id), view)
+
+    uow.on_commit(publish)
+    return ids
+
+
 async def record_event(
     uow: UnitOfWork,
     bus: Bus,
@@ -33,40 +105,11 @@ async def record_event(
     conversation_id: str | None = None,
     contact_id: str | None = None,
     public: bool = True,
-) -> Event:
-    """Append an event; once the transaction commits, publish it to its realtime topics.
-
-    Before the first event of a contact in a transaction, the contact row is locked (PostgreSQL;
-    SQLite transactions are serialized anyway). Event ids come from a sequence, so without the
-    lock two concurrent transactions could commit a contact's events out of id order and a
-    client resuming from ``last_event_id`` would skip the late one.
-    """
-    if contact_id and contact_id not in uow.locked:
-        session = uow.session
-        if session.get_bind().dialect.name == "postgresql":
-            await session.execute(
-                select(Contact.id).where(Contact.id == contact_id).with_for_update()
-            )
-        uow.locked.add(contact_id)
-    event = Event(
-        workspace_id=workspace_id,
-        conversation_id=conversation_id,
-        contact_id=contact_id,
-        type=type,
-        data=data,
-        public=public,
-    )
-    uow.session.add(event)
-    await uow.session.flush()
-    view = event_view(event)
-
-    async def publish() -> None:
-        await bus.publish(workspace_topic(workspace_id), {**view, "public": public})
-        if public and contact_id:
-            await bus.publish(contact_topic(contact_id), view)
-
-    uow.on_commit(publish)
-    return event
+) -> int:
+    """Append one event (see :func:`record_events`); returns its id."""
+    spec = EventSpec(workspace_id, type, data, conversation_id, contact_id, public)
+    [event_id] = await record_events(uow, bus, [spec])
+    return event_id
 
 
 def message_view(message: Message, channel: str | None = None) -> dict[str, Any]:

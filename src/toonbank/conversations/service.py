@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import Content, dump_content
-from toonbank.conversations.events import message_view, record_event
+from toonbank.conversations.events import EventSpec, message_view, record_event, record_events
 from toonbank.conversations.states import BOT, CLOSED, check_transition
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
@@ -144,6 +147,60 @@ async def recipient_for(session: AsyncSession, contact_id: str, connection_id: s
     return result.scalar_one_or_none()
 
 
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One reply to put in the outbox."""
+
+    workspace_id: str
+    conversation_id: str
+    contact_id: str
+    connection_id: str
+    channel_type: str
+    content: Content
+    sender: str
+    recipient: str | None
+    agent_id: str | None = None
+
+
+async def queue_outbound_many(uow: UnitOfWork, bus: Bus, items: list[Outbound]) -> list[int]:
+    """Write replies to the outbox (same transaction as their cause) and log them, in order."""
+    if not items:
+        return []
+    moment = now()
+    values = [
+        {
+            "workspace_id": item.workspace_id,
+            "conversation_id": item.conversation_id,
+            "contact_id": item.contact_id,
+            "connection_id": item.connection_id,
+            "direction": "out",
+            "sender": item.sender,
+            "agent_id": item.agent_id,
+            "content": dump_content(item.content),
+            "recipient": item.recipient,
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": moment,
+            "created_at": moment,
+        }
+        for item in items
+    ]
+    result = await uow.session.execute(insert(Message).values(values).returning(Message.id))
+    ids = sorted(result.scalars())  # a multi-row INSERT assigns ids in VALUES order
+    specs = [
+        EventSpec(
+            workspace_id=item.workspace_id,
+            type="message",
+            data={"message": message_view(Message(id=mid, **value), item.channel_type)},
+            conversation_id=item.conversation_id,
+            contact_id=item.contact_id,
+        )
+        for item, value, mid in zip(items, values, ids, strict=True)
+    ]
+    await record_events(uow, bus, specs)
+    return ids
+
+
 async def queue_outbound(
     uow: UnitOfWork,
     bus: Bus,
@@ -156,32 +213,47 @@ async def queue_outbound(
     recipient: str | None,
     agent_id: str | None = None,
 ) -> Message:
-    """Write a reply to the outbox (same transaction as its cause) and log it."""
-    message = Message(
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        connection_id=connection_id,
-        direction="out",
-        sender=sender,
-        agent_id=agent_id,
-        content=dump_content(content),
-        recipient=recipient,
-        status="queued",
-        attempts=0,
-        next_attempt_at=now(),
-        created_at=now(),
-    )
-    uow.session.add(message)
-    await uow.session.flush()
-    conversation.last_message_at = message.created_at
-    await record_event(
+    """Queue one reply on ``conversation`` (see :func:`queue_outbound_many`)."""
+    [message_id] = await queue_outbound_many(
         uow,
         bus,
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        type="message",
-        data={"message": message_view(message, channel_type)},
+        [
+            Outbound(
+                workspace_id=conversation.workspace_id,
+                conversation_id=conversation.id,
+                contact_id=conversation.contact_id,
+                connection_id=connection_id,
+                channel_type=channel_type,
+                content=content,
+                sender=sender,
+                recipient=recipient,
+                agent_id=agent_id,
+            )
+        ],
     )
+    conversation.last_message_at = now()
+    message = await uow.session.get(Message, message_id)
+    assert message is not None
     return message
+
+
+async def recipients(
+    session: AsyncSession, pairs: set[tuple[str, str]]
+) -> dict[tuple[str, str], str]:
+    """(contact id, connection id) → the external id last seen on that connection."""
+    if not pairs:
+        return {}
+    rows = await session.execute(
+        select(
+            ContactIdentity.contact_id,
+            ContactIdentity.connection_id,
+            ContactIdentity.external_id,
+            ContactIdentity.last_inbound_at,
+        ).where(ContactIdentity.contact_id.in_({contact for contact, _ in pairs}))
+    )
+    best: dict[tuple[str, str], tuple[Any, str]] = {}
+    for contact_id, connection_id, external_id, seen in rows:
+        key = (contact_id, connection_id)
+        if key in pairs and (key not in best or (seen and (best[key][0] or seen) <= seen)):
+            best[key] = (seen, external_id)
+    return {key: external for key, (_seen, external) in best.items()}

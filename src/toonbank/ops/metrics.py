@@ -33,3 +33,4 @@ DELIVERY_LATENCY = Histogram(
     buckets=LATENCY_BUCKETS,
 )
 QUEUE_DEPTH = Gauge("toonbank_queue_depth", "Pending work items by pipeline stage", ["stage"])
+PROCESSING_BATCHES = Counter("toonbank_processing_batches_total", "Committed batches of bot turns")

@@ -68,3 +68,43 @@ async def release_singleton(session: AsyncSession, name: str, owner: str) -> Non
         .where(WorkerLease.name == name, WorkerLease.owner == owner)
         .values(owner=None, lease_until=None)
     )
+
+
+async def claim_conversations(
+    session: AsyncSession, conversation_ids: list[str], owner: str, seconds: float
+) -> list[str]:
+    """Lease every conversation no live worker owns; returns the ones we got."""
+    if not conversation_ids:
+        return []
+    moment = now()
+    result = await session.execute(
+        update(Conversation)
+        .where(
+            Conversation.id.in_(conversation_ids),
+            or_(
+                Conversation.lease_owner.is_(None),
+                Conversation.lease_owner == owner,
+                Conversation.lease_until < moment,
+            ),
+        )
+        .values(lease_owner=owner, lease_until=moment + timedelta(seconds=seconds))
+        .returning(Conversation.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(result.scalars())
+
+
+async def release_conversations(
+    session: AsyncSession, conversation_ids: list[str], owner: str
+) -> list[str]:
+    """Release our leases; returns the conversations that were still ours."""
+    if not conversation_ids:
+        return []
+    result = await session.execute(
+        update(Conversation)
+        .where(Conversation.id.in_(conversation_ids), Conversation.lease_owner == owner)
+        .values(lease_owner=None, lease_until=None)
+        .returning(Conversation.id)
+        .execution_options(synchronize_session=False)
+    )
+    return list(result.scalars())

@@ -2,162 +2,261 @@
 
 One worker at a time (a row-locked singleton) walks the ledger in arrival order, so two events
 for the same new customer can never create two contacts or two conversations, and messages
-enter each conversation in the order they arrived.
+enter each conversation in the order they arrived. The work is set-based: a batch of events
+costs a handful of statements, not a handful per event, so the stage keeps up under load.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_, update
 
 from toonbank.channels.base import Connection
 from toonbank.contacts.service import resolve_contact
-from toonbank.conversations.events import message_view, record_event
+from toonbank.conversations.events import EventSpec, message_view, record_events
 from toonbank.conversations.service import open_conversation
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
-from toonbank.models import InboundEvent, Message, PendingReceipt
+from toonbank.models import ContactIdentity, Conversation, InboundEvent, Message, PendingReceipt
 from toonbank.ops import metrics
 from toonbank.pipeline.leases import claim_singleton, release_singleton
 from toonbank.pipeline.receipts import apply_receipt
 
 log = structlog.get_logger(__name__)
-BATCH = 200
+BATCH = 500
+
+
+@dataclass(slots=True)
+class _Item:
+    row: InboundEvent
+    connection: Connection
+
+    @property
+    def identity_key(self) -> tuple[str, str, str]:
+        return (self.connection.workspace_id, self.connection.type, self.row.payload["sender_id"])
 
 
 async def normalize_batch(ctx: Any, owner: str) -> int:
-    """Normalize up to one batch of pending ledger rows; returns how many were handled."""
+    """Normalize one batch of pending ledger rows; returns how many were handled."""
     async with ctx.db.uow() as uow:
         if not await claim_singleton(uow.session, "normalize", owner, ctx.settings.lease_seconds):
             return 0
-        rows = (
-            await uow.session.execute(
-                select(InboundEvent)
-                .where(InboundEvent.processed_at.is_(None))
-                .order_by(InboundEvent.id)
-                .limit(BATCH)
-            )
-        ).scalars()
-        handled = 0
-        new_messages = False
+        rows = list(
+            (
+                await uow.session.execute(
+                    select(InboundEvent)
+                    .where(InboundEvent.processed_at.is_(None))
+                    .order_by(InboundEvent.id)
+                    .limit(BATCH)
+                )
+            ).scalars()
+        )
+        messages: list[_Item] = []
+        receipts: list[_Item] = []
         for row in rows:
             connection = await ctx.connections.get(row.connection_id)
             if connection is None:
                 row.error = "connection removed or disabled"
             elif row.kind == "message":
-                new_messages |= await _message(ctx, uow, connection, row)
+                messages.append(_Item(row, connection))
             elif row.kind == "receipt":
-                await _receipt(ctx, uow, connection, row.payload)
-            row.processed_at = now()
-            handled += 1
+                receipts.append(_Item(row, connection))
+        stored = await _messages(ctx, uow, messages) if messages else 0
+        if receipts:
+            await _receipts(ctx, uow, receipts)
+        if rows:
+            await uow.session.execute(
+                update(InboundEvent)
+                .where(InboundEvent.id.in_([r.id for r in rows]))
+                .values(processed_at=now())
+                .execution_options(synchronize_session=False)
+            )
         await release_singleton(uow.session, "normalize", owner)
-        if new_messages:
+        if stored:
             uow.on_commit(lambda: ctx.wake("process"))
-    return handled
+    return len(rows)
 
 
 def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-async def _message(ctx: Any, uow: UnitOfWork, connection: Connection, row: InboundEvent) -> bool:
-    payload = row.payload
+async def _contacts(uow: UnitOfWork, items: list[_Item]) -> dict[tuple[str, str, str], str]:
+    """Identity → contact id for every sender in the batch (creating the new ones)."""
+    keys = {item.identity_key for item in items}
+    found = await uow.session.execute(
+        select(
+            ContactIdentity.workspace_id,
+            ContactIdentity.channel_type,
+            ContactIdentity.external_id,
+            ContactIdentity.id,
+            ContactIdentity.contact_id,
+        ).where(
+            tuple_(
+                ContactIdentity.workspace_id,
+                ContactIdentity.channel_type,
+                ContactIdentity.external_id,
+            ).in_(list(keys))
+        )
+    )
+    contacts: dict[tuple[str, str, str], str] = {}
+    identity_ids: dict[tuple[str, str, str], str] = {}
+    for ws, channel, external, identity_id, contact_id in found:
+        contacts[(ws, channel, external)] = contact_id
+        identity_ids[(ws, channel, external)] = identity_id
+    last_seen: dict[tuple[str, str, str], _Item] = {}
+    for item in items:
+        key = item.identity_key
+        last_seen[key] = item
+        if key not in contacts:
+            contacts[key] = await resolve_contact(
+                uow.session,
+                workspace_id=item.connection.workspace_id,
+                channel_type=item.connection.type,
+                external_id=key[2],
+                connection_id=item.connection.id,
+                display_name=item.row.payload.get("sender_name"),
+                phone=item.row.payload.get("phone"),
+                seen_at=item.row.received_at,
+            )
+    updates = [
+        {
+            "id": identity_ids[key],
+            "last_inbound_at": item.row.received_at,
+            "connection_id": item.connection.id,
+        }
+        for key, item in last_seen.items()
+        if key in identity_ids
+    ]
+    if updates:
+        await uow.session.execute(update(ContactIdentity), updates)
+    return contacts
+
+
+async def _conversations(
+    ctx: Any, uow: UnitOfWork, contact_ids: set[str], workspace_of: dict[str, str]
+) -> dict[str, str]:
+    """Contact id → open conversation id (opening conversations where needed)."""
+    found = await uow.session.execute(
+        select(Conversation.contact_id, Conversation.id).where(
+            Conversation.contact_id.in_(contact_ids), Conversation.closed_at.is_(None)
+        )
+    )
+    conversations = {contact_id: conversation_id for contact_id, conversation_id in found}
+    for contact_id in sorted(contact_ids - conversations.keys()):
+        conversation = await open_conversation(
+            uow, ctx.bus, workspace_id=workspace_of[contact_id], contact_id=contact_id
+        )
+        conversations[contact_id] = conversation.id
+    return conversations
+
+
+async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
+    """Insert the batch's messages (deduplicated), their events and conversation updates."""
     session = uow.session
-    contact_id = await resolve_contact(
-        session,
-        workspace_id=connection.workspace_id,
-        channel_type=connection.type,
-        external_id=payload["sender_id"],
-        connection_id=connection.id,
-        display_name=payload.get("sender_name"),
-        phone=payload.get("phone"),
-        seen_at=row.received_at,
-    )
-    conversation = await open_conversation(
-        uow, ctx.bus, workspace_id=connection.workspace_id, contact_id=contact_id
-    )
+    contacts = await _contacts(uow, items)
+    workspace_of = {contacts[i.identity_key]: i.connection.workspace_id for i in items}
+    conversations = await _conversations(ctx, uow, set(contacts.values()), workspace_of)
+    values = []
+    for item in items:
+        payload = item.row.payload
+        contact_id = contacts[item.identity_key]
+        values.append(
+            {
+                "workspace_id": item.connection.workspace_id,
+                "conversation_id": conversations[contact_id],
+                "contact_id": contact_id,
+                "connection_id": item.connection.id,
+                "direction": "in",
+                "sender": "contact",
+                "content": payload["content"],
+                "provider_message_id": payload["provider_message_id"],
+                "reply_to_provider_id": payload.get("reply_to"),
+                "status": "received",
+                "attempts": 0,
+                "provider_timestamp": _parse_time(payload.get("timestamp")),
+                "created_at": item.row.received_at,
+            }
+        )
     table = Message.__table__
     result = await session.execute(
         insert_ignore(session, table, ("connection_id", "direction", "provider_message_id"))
-        .values(
-            workspace_id=connection.workspace_id,
-            conversation_id=conversation.id,
-            contact_id=contact_id,
-            connection_id=connection.id,
-            direction="in",
-            sender="contact",
-            content=payload["content"],
-            provider_message_id=payload["provider_message_id"],
-            reply_to_provider_id=payload.get("reply_to"),
-            status="received",
-            attempts=0,
-            provider_timestamp=_parse_time(payload.get("timestamp")),
-            created_at=row.received_at,
+        .values(values)
+        .returning(table.c.id, table.c.connection_id, table.c.provider_message_id)
+    )
+    inserted = {(conn, pid): mid for mid, conn, pid in result}
+    specs: list[EventSpec] = []
+    touched: dict[str, dict[str, Any]] = {}
+    for item, value in zip(items, values, strict=True):
+        key = (item.connection.id, value["provider_message_id"])
+        message_id = inserted.pop(key, None)
+        if message_id is None:
+            metrics.DUPLICATES.labels(item.connection.type).inc()
+            continue
+        view = message_view(Message(id=message_id, **value), item.connection.type)
+        specs.append(
+            EventSpec(
+                workspace_id=value["workspace_id"],
+                type="message",
+                data={"message": view},
+                conversation_id=value["conversation_id"],
+                contact_id=value["contact_id"],
+            )
         )
-        .returning(table.c.id)
-    )
-    message_id = result.scalar_one_or_none()
-    if message_id is None:
-        metrics.DUPLICATES.labels(connection.type).inc()
-        return False
-    conversation.last_message_at = row.received_at
-    conversation.last_connection_id = connection.id
-    message = await session.get(Message, message_id)
-    assert message is not None
-    await record_event(
-        uow,
-        ctx.bus,
-        workspace_id=connection.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=contact_id,
-        type="message",
-        data={"message": message_view(message, connection.type)},
-    )
-    metrics.MESSAGES_IN.labels(connection.type).inc()
-    return True
+        touched[value["conversation_id"]] = {
+            "id": value["conversation_id"],
+            "last_message_at": value["created_at"],
+            "last_connection_id": item.connection.id,
+        }
+        metrics.MESSAGES_IN.labels(item.connection.type).inc()
+    await record_events(uow, ctx.bus, specs)
+    if touched:
+        await session.execute(update(Conversation), list(touched.values()))
+    return len(specs)
 
 
-async def _receipt(
-    ctx: Any, uow: UnitOfWork, connection: Connection, payload: dict[str, Any]
-) -> None:
+async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:
     session = uow.session
-    message = (
-        await session.execute(
-            select(Message).where(
-                Message.connection_id == connection.id,
-                Message.direction == "out",
-                Message.provider_message_id == payload["provider_message_id"],
-            )
+    keys = {(i.connection.id, i.row.payload["provider_message_id"]) for i in items}
+    found = await session.execute(
+        select(Message).where(
+            Message.direction == "out",
+            tuple_(Message.connection_id, Message.provider_message_id).in_(list(keys)),
         )
-    ).scalar_one_or_none()
-    occurred = _parse_time(payload.get("timestamp")) or now()
-    if message is None:
-        # The provider reported on a message whose send call has not returned to us yet.
-        session.add(
-            PendingReceipt(
-                workspace_id=connection.workspace_id,
-                connection_id=connection.id,
-                provider_message_id=payload["provider_message_id"],
-                status=payload["status"],
-                error_code=payload.get("error_code"),
-                error_detail=payload.get("error_detail"),
-                occurred_at=occurred,
-            )
-        )
-        return
-    await apply_receipt(
-        uow,
-        ctx.bus,
-        message,
-        payload["status"],
-        occurred_at=occurred,
-        error_code=payload.get("error_code"),
-        error_detail=payload.get("error_detail"),
     )
+    messages = {(m.connection_id, m.provider_message_id): m for m in found.scalars()}
+    for item in items:
+        payload = item.row.payload
+        occurred = _parse_time(payload.get("timestamp")) or now()
+        message = messages.get((item.connection.id, payload["provider_message_id"]))
+        if message is None:
+            # The provider reported on a message whose send call has not returned to us yet.
+            session.add(
+                PendingReceipt(
+                    workspace_id=item.connection.workspace_id,
+                    connection_id=item.connection.id,
+                    provider_message_id=payload["provider_message_id"],
+                    status=payload["status"],
+                    error_code=payload.get("error_code"),
+                    error_detail=payload.get("error_detail"),
+                    occurred_at=occurred,
+                )
+            )
+            continue
+        await apply_receipt(
+            uow,
+            ctx.bus,
+            message,
+            payload["status"],
+            occurred_at=occurred,
+            error_code=payload.get("error_code"),
+            error_detail=payload.get("error_detail"),
+        )
 
 
 async def pending_count(ctx: Any) -> int:

@@ -1,142 +1,143 @@
-"""Stage 3 — process: answer each conversation's messages strictly in order, one at a time.
+"""Stage 3 — process: answer each conversation's messages strictly in order, exactly once.
 
-A worker leases a conversation (compare-and-set), then handles its oldest unprocessed inbound
-message in one transaction: mark it processed (guarded, so it happens once), run the bot turn,
-write replies to the outbox, save the dialogue state. Crash anywhere → the transaction rolls
-back and the lease expires → another worker redoes exactly that message.
+A worker leases a batch of conversations (compare-and-set, one statement), computes the bot
+turns *outside* any transaction (a responder may be slow: it must not hold the database's
+write lock), then commits the results in one transaction that first checks the leases are
+still ours and marks each message processed only if nobody did (guarded update). A crash at
+any point leaves the messages unprocessed; the lease expires and another worker redoes them.
+Within a conversation the messages are handled one at a time, in arrival order, each turn
+seeing the dialogue state the previous one produced.
 """
 
 from __future__ import annotations
 
-import asyncio
-from datetime import timedelta
+from collections import defaultdict
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from pydantic import ValidationError
 from sqlalchemy import select, update
 
-from toonbank.channels.content import (
-    Content,
-    Option,
-    Reply,
-    Text,
-    parse_content,
-)
+from toonbank.channels.base import Connection
+from toonbank.channels.content import Content, Option, Reply, Text, parse_content
 from toonbank.channels.render import degrade, numbered_options, resolve_choice
-from toonbank.conversations.service import change_status, queue_outbound, recipient_for
-from toonbank.conversations.states import BOT, QUEUED
-from toonbank.db.uow import UnitOfWork
+from toonbank.conversations.service import Outbound, change_status, queue_outbound_many, recipients
+from toonbank.conversations.states import BOT, CLOSED, QUEUED
 from toonbank.kit.clock import now
 from toonbank.models import Conversation, Message, Workspace
 from toonbank.ops import metrics
-from toonbank.pipeline.leases import claim_conversation, release_conversation
-from toonbank.responders.base import Turn
+from toonbank.pipeline.leases import claim_conversations, release_conversations
+from toonbank.responders.base import Turn, TurnResult
 
 log = structlog.get_logger(__name__)
+BATCH = 200
 
 
-class LeaseLost(Exception):
-    """Another worker took the conversation over (ours expired); stop without side effects."""
+@dataclass
+class _Plan:
+    """What a batch will commit for one conversation."""
+
+    conversation: Conversation
+    message_ids: list[int] = field(default_factory=list)
+    replies: list[Outbound] = field(default_factory=list)
+    state: dict[str, Any] = field(default_factory=dict)
+    language: str | None = None
+    handover: str | None = None
+    close: str | None = None
+    started_with: str = BOT
 
 
-async def pending_conversations(ctx: Any, limit: int = 100) -> list[str]:
+async def pending_conversations(ctx: Any, limit: int = BATCH) -> list[str]:
+    """Conversations with unprocessed customer messages, oldest message first."""
     async with ctx.db.session() as session:
-        result = await session.execute(
+        rows = await session.execute(
             select(Message.conversation_id)
             .where(Message.direction == "in", Message.processed_at.is_(None))
-            .group_by(Message.conversation_id)
-            .order_by(Message.conversation_id)
+            .order_by(Message.id)
             .limit(limit)
         )
-        return list(result.scalars())
+        return list(dict.fromkeys(rows.scalars()))
 
 
-async def process_pending(ctx: Any, owner: str, concurrency: int = 8) -> int:
-    """Process every conversation that has unanswered messages; returns messages handled."""
-    conversation_ids = await pending_conversations(ctx)
-    if not conversation_ids:
+async def process_pending(ctx: Any, owner: str) -> int:
+    """Process one batch; returns how many messages were handled."""
+    candidates = await pending_conversations(ctx)
+    if not candidates:
         return 0
-    semaphore = asyncio.Semaphore(1 if ctx.db.is_sqlite else concurrency)
-
-    async def one(conversation_id: str) -> int:
-        async with semaphore:
-            return await process_conversation(ctx, conversation_id, owner)
-
-    return sum(await asyncio.gather(*(one(cid) for cid in conversation_ids)))
-
-
-async def process_conversation(ctx: Any, conversation_id: str, owner: str) -> int:
-    lease = ctx.settings.lease_seconds
     async with ctx.db.uow() as uow:
-        if not await claim_conversation(uow.session, conversation_id, owner, lease):
-            return 0
-    handled = 0
-    try:
-        while True:
-            async with ctx.db.uow() as uow:
-                done = await _next_message(ctx, uow, conversation_id, owner)
-            if done:
-                break
-            handled += 1
-    except LeaseLost:
-        log.warning("conversation_lease_lost", conversation_id=conversation_id)
-        return handled
-    async with ctx.db.uow() as uow:
-        await release_conversation(uow.session, conversation_id, owner)
-    return handled
-
-
-async def _next_message(ctx: Any, uow: UnitOfWork, conversation_id: str, owner: str) -> bool:
-    """Handle the oldest unprocessed message; True when there is none left."""
-    session = uow.session
-    message = (
-        await session.execute(
-            select(Message)
-            .where(
-                Message.conversation_id == conversation_id,
-                Message.direction == "in",
-                Message.processed_at.is_(None),
-            )
-            .order_by(Message.id)
-            .limit(1)
+        claimed = await claim_conversations(
+            uow.session, candidates, owner, ctx.settings.lease_seconds
         )
-    ).scalar_one_or_none()
-    if message is None:
-        return True
-    renewed = await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-        .values(lease_until=now() + timedelta(seconds=ctx.settings.lease_seconds))
-    )
-    if not renewed.rowcount:  # type: ignore[attr-defined]
-        raise LeaseLost(conversation_id)
-    marked = await session.execute(
-        update(Message)
-        .where(Message.id == message.id, Message.processed_at.is_(None))
-        .values(processed_at=now(), status="processed")
-    )
-    if not marked.rowcount:  # type: ignore[attr-defined]
-        raise LeaseLost(conversation_id)
-    conversation = await session.get(Conversation, conversation_id)
-    assert conversation is not None
-    if conversation.status == BOT:
-        await _bot_turn(ctx, uow, conversation, message)
-    channel = await _channel_type(ctx, message.connection_id)
-    metrics.PROCESSING_LATENCY.labels(channel).observe(
-        max(0.0, (now() - message.created_at).total_seconds())
-    )
-    return False
+    if not claimed:
+        return 0
+    try:
+        plans = await _plan(ctx, claimed)
+    except BaseException:
+        async with ctx.db.uow() as uow:
+            await release_conversations(uow.session, claimed, owner)
+        raise
+    return await _commit(ctx, owner, claimed, plans)
 
 
-async def _channel_type(ctx: Any, connection_id: str | None) -> str:
-    if connection_id is None:
-        return "none"
-    connection = await ctx.connections.get(connection_id)
-    return connection.type if connection else "none"
+async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
+    async with ctx.db.session() as session:
+        conversations = {
+            c.id: c
+            for c in (
+                await session.execute(select(Conversation).where(Conversation.id.in_(claimed)))
+            ).scalars()
+        }
+        messages = (
+            await session.execute(
+                select(Message)
+                .where(
+                    Message.conversation_id.in_(claimed),
+                    Message.direction == "in",
+                    Message.processed_at.is_(None),
+                )
+                .order_by(Message.id)
+            )
+        ).scalars()
+        by_conversation: dict[str, list[Message]] = defaultdict(list)
+        for message in messages:
+            by_conversation[message.conversation_id].append(message)
+        workspace_ids = {c.workspace_id for c in conversations.values()}
+        settings = {
+            w.id: w.settings or {}
+            for w in (
+                await session.execute(select(Workspace).where(Workspace.id.in_(workspace_ids)))
+            ).scalars()
+        }
+        pairs = {
+            (c.contact_id, m.connection_id)
+            for cid, c in conversations.items()
+            for m in by_conversation[cid]
+            if m.connection_id
+        }
+        addresses = await recipients(session, pairs)
+    plans = []
+    for cid in claimed:
+        conversation = conversations.get(cid)
+        if conversation is None or not by_conversation[cid]:
+            continue
+        plan = _Plan(
+            conversation=conversation,
+            state=dict(conversation.bot_state or {}),
+            language=conversation.language,
+            started_with=conversation.status,
+        )
+        responder = ctx.responders.get(settings.get(conversation.workspace_id, {}).get("responder"))
+        for message in by_conversation[cid]:
+            plan.message_ids.append(message.id)
+            if plan.started_with != BOT or plan.handover or plan.close:
+                continue  # people answer this conversation now
+            await _turn(ctx, plan, responder, message, addresses)
+        plans.append(plan)
+    return plans
 
 
-def _understood_content(message: Message, state: dict[str, Any]) -> Content:
+def _understood(message: Message, state: dict[str, Any]) -> Content:
     """The message content, with a typed "2" or an option title mapped back to that option."""
     try:
         content = parse_content(message.content)
@@ -144,66 +145,132 @@ def _understood_content(message: Message, state: dict[str, Any]) -> Content:
         return Text(text="[unsupported message]")
     offered = state.get("offered") or []
     if isinstance(content, Text) and offered:
-        options = [Option(**o) for o in offered]
-        choice = resolve_choice(content.text, options)
+        choice = resolve_choice(content.text, [Option(**o) for o in offered])
         if choice is not None:
             return Reply(payload=choice.payload, title=choice.title)
     return content
 
 
-async def _bot_turn(
-    ctx: Any, uow: UnitOfWork, conversation: Conversation, message: Message
+async def _turn(
+    ctx: Any,
+    plan: _Plan,
+    responder: Any,
+    message: Message,
+    addresses: dict[tuple[str, str], str],
 ) -> None:
-    connection = await ctx.connections.get(message.connection_id) if message.connection_id else None
+    connection: Connection | None = (
+        await ctx.connections.get(message.connection_id) if message.connection_id else None
+    )
     if connection is None:
         return
-    adapter = ctx.channels.get(connection.type)
-    workspace = await uow.session.get(Workspace, conversation.workspace_id)
-    responder = ctx.responders.get(
-        (workspace.settings or {}).get("responder") if workspace else None
-    )
-    state = dict(conversation.bot_state or {})
+    capabilities = ctx.channels.get(connection.type).manifest.capabilities
+    conversation = plan.conversation
     turn = Turn(
         workspace_id=conversation.workspace_id,
         conversation_id=conversation.id,
         contact_id=conversation.contact_id,
         channel_type=connection.type,
-        capabilities=adapter.manifest.capabilities,
-        content=_understood_content(message, state),
-        state=state,
-        language=conversation.language,
-        first_message="turns" not in state,
+        capabilities=capabilities,
+        content=_understood(message, plan.state),
+        state=dict(plan.state),
+        language=plan.language,
+        first_message="turns" not in plan.state,
     )
-    result = await responder.respond(turn)
-    recipient = await recipient_for(uow.session, conversation.contact_id, connection.id)
+    try:
+        result: TurnResult = await responder.respond(turn)
+    except Exception:
+        log.exception("responder_failed", conversation_id=conversation.id, message_id=message.id)
+        result = TurnResult(state=dict(plan.state), handover_reason="the assistant failed")
     offered: list[dict[str, Any]] = []
+    recipient = addresses.get((conversation.contact_id, connection.id))
     for reply in result.replies:
         options = numbered_options(reply)
         if options:
             offered = [o.model_dump(mode="json") for o in options]
-        for part in degrade(reply, adapter.manifest.capabilities):
-            await queue_outbound(
-                uow,
-                ctx.bus,
-                conversation,
-                part,
-                sender="bot",
-                connection_id=connection.id,
-                channel_type=connection.type,
-                recipient=recipient,
+        for part in degrade(reply, capabilities):
+            plan.replies.append(
+                Outbound(
+                    workspace_id=conversation.workspace_id,
+                    conversation_id=conversation.id,
+                    contact_id=conversation.contact_id,
+                    connection_id=connection.id,
+                    channel_type=connection.type,
+                    content=part,
+                    sender="bot",
+                    recipient=recipient,
+                )
             )
-    new_state = dict(result.state)
+    plan.state = dict(result.state)
     if result.replies:
-        new_state["offered"] = offered  # a typed "2" refers to the latest options only
-    conversation.bot_state = new_state
-    if result.language:
-        conversation.language = result.language
-    if result.handover_reason:
-        await change_status(
-            uow, ctx.bus, conversation, QUEUED, reason=result.handover_reason, actor="bot"
+        plan.state["offered"] = offered  # a typed "2" refers to the latest options only
+    plan.language = result.language or plan.language
+    plan.handover = result.handover_reason
+    plan.close = result.close_reason
+
+
+async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
+    handled = 0
+    async with ctx.db.uow() as uow:
+        session = uow.session
+        ours = set(await release_conversations(session, claimed, owner))
+        plans = [p for p in plans if p.conversation.id in ours]
+        lost = set(claimed) - ours
+        if lost:
+            log.warning("conversation_leases_lost", count=len(lost))
+        ids = [mid for p in plans for mid in p.message_ids]
+        marked = (
+            set(
+                (
+                    await session.execute(
+                        update(Message)
+                        .where(Message.id.in_(ids), Message.processed_at.is_(None))
+                        .values(processed_at=now(), status="processed")
+                        .returning(Message.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).scalars()
+            )
+            if ids
+            else set()
         )
-    elif result.close_reason:
-        await change_status(
-            uow, ctx.bus, conversation, "closed", reason=result.close_reason, actor="bot"
-        )
-    uow.on_commit(lambda: ctx.wake("dispatch"))
+        live = {
+            c.id: c
+            for c in (
+                await session.execute(
+                    select(Conversation).where(
+                        Conversation.id.in_([p.conversation.id for p in plans])
+                    )
+                )
+            ).scalars()
+        }
+        replies: list[Outbound] = []
+        for plan in plans:
+            if not set(plan.message_ids) <= marked:
+                continue  # somebody else processed these; drop our turn entirely
+            handled += len(plan.message_ids)
+            conversation = live[plan.conversation.id]
+            if conversation.status != BOT or plan.started_with != BOT:
+                continue  # an agent took over meanwhile: the bot stays silent
+            replies.extend(plan.replies)
+            conversation.bot_state = plan.state
+            conversation.language = plan.language
+            if plan.replies:
+                conversation.last_message_at = now()
+            if plan.handover:
+                await change_status(
+                    uow, ctx.bus, conversation, QUEUED, reason=plan.handover, actor="bot"
+                )
+            elif plan.close:
+                await change_status(
+                    uow, ctx.bus, conversation, CLOSED, reason=plan.close, actor="bot"
+                )
+        await queue_outbound_many(uow, ctx.bus, replies)
+        if replies:
+            uow.on_commit(lambda: ctx.wake("dispatch"))
+    _observe(ctx, plans, marked)
+    return handled
+
+
+def _observe(ctx: Any, plans: list[_Plan], marked: set[int]) -> None:
+    del ctx, plans, marked  # latency is observed end to end in dispatch (DELIVERY_LATENCY)
+    metrics.PROCESSING_BATCHES.inc()
