@@ -13,23 +13,24 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import structlog
 from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from toonbank.channels.base import Connection, SendError, SendResult
 from toonbank.channels.content import parse_content
-from toonbank.conversations.events import record_event
+from toonbank.conversations.events import EventSpec, record_events
 from toonbank.kit.clock import now
 from toonbank.models import DeliveryAttempt, Message
 from toonbank.ops import metrics
-from toonbank.pipeline.receipts import apply_pending_receipts, apply_receipt
+from toonbank.pipeline.receipts import advance, take_pending_receipts
 
 log = structlog.get_logger(__name__)
 ACTIVE = ("queued", "sending")
@@ -71,8 +72,23 @@ async def due_messages(ctx: Any, limit: int = 200) -> list[int]:
         return list(result.scalars())
 
 
+@dataclass(slots=True)
+class _Outcome:
+    message_id: int
+    attempt_id: int
+    channel: str
+    result: SendResult | None = None
+    error: SendError | None = None
+
+
 class Dispatcher:
-    """Sends due outbox rows; one instance per worker process."""
+    """Sends due outbox rows; one instance per worker process.
+
+    A batch is claimed in one transaction, sent concurrently (paced per connection), and the
+    outcomes are committed by group commit: whichever send finishes while no commit is running
+    starts one for every outcome collected so far, so one slow provider never holds back the
+    bookkeeping (and the next reply) of the fast ones.
+    """
 
     def __init__(self, ctx: Any, owner: str, concurrency: int = 64) -> None:
         self.ctx = ctx
@@ -81,6 +97,8 @@ class Dispatcher:
         self._limiters: dict[str, AsyncLimiter] = {}
         self._paused_until: dict[str, float] = {}
         self._inflight: set[int] = set()
+        self._done: list[_Outcome] = []
+        self._commit_lock = asyncio.Lock()
 
     def _limiter(self, connection: Connection) -> AsyncLimiter | None:
         adapter = self.ctx.channels.get(connection.type)
@@ -95,100 +113,123 @@ class Dispatcher:
         return limiter
 
     async def run_once(self) -> int:
-        """Send every message that is due now (concurrently across conversations)."""
+        """Send every message that is due now; returns how many reached their provider."""
         ids = [i for i in await due_messages(self.ctx) if i not in self._inflight]
         if not ids:
             return 0
         self._inflight.update(ids)
         try:
-            results = await asyncio.gather(*(self._guarded(i) for i in ids))
+            claimed = await self._claim(ids)
+            results = await asyncio.gather(*(self._deliver(m, a) for m, a in claimed))
         finally:
             self._inflight.difference_update(ids)
         return sum(results)
 
-    async def _guarded(self, message_id: int) -> int:
-        async with self._semaphore:
-            try:
-                return await self.deliver(message_id)
-            except Exception:
-                log.exception("dispatch_crashed", message_id=message_id)
-                return 0
-
-    async def _claim(self, message_id: int) -> tuple[Message, DeliveryAttempt] | None:
+    async def _claim(self, ids: list[int]) -> list[tuple[Message, int]]:
+        """Mark a batch ``sending`` under our lease and open an attempt row for each."""
         moment = now()
         lease = self.ctx.settings.dispatch_timeout + 5.0
         async with self.ctx.db.uow() as uow:
             session = uow.session
-            claimed = await session.execute(
-                update(Message)
-                .where(
-                    Message.id == message_id,
-                    Message.status.in_(ACTIVE),
-                    or_(Message.lease_until.is_(None), Message.lease_until < moment),
-                )
-                .values(
-                    status="sending",
-                    lease_owner=self.owner,
-                    lease_until=moment + timedelta(seconds=lease),
-                    attempts=Message.attempts + 1,
-                )
+            claimed = list(
+                (
+                    await session.execute(
+                        update(Message)
+                        .where(
+                            Message.id.in_(ids),
+                            Message.status.in_(ACTIVE),
+                            or_(Message.lease_until.is_(None), Message.lease_until < moment),
+                        )
+                        .values(
+                            status="sending",
+                            lease_owner=self.owner,
+                            lease_until=moment + timedelta(seconds=lease),
+                            attempts=Message.attempts + 1,
+                        )
+                        .returning(Message.id)
+                        .execution_options(synchronize_session=False)
+                    )
+                ).scalars()
             )
-            if not claimed.rowcount:
-                return None
+            if not claimed:
+                return []
             # An attempt still "started" belongs to a worker that died mid-send.
             await session.execute(
                 update(DeliveryAttempt)
                 .where(
-                    DeliveryAttempt.message_id == message_id, DeliveryAttempt.outcome == "started"
+                    DeliveryAttempt.message_id.in_(claimed), DeliveryAttempt.outcome == "started"
                 )
                 .values(outcome="unknown", error_detail="worker stopped during the send")
+                .execution_options(synchronize_session=False)
             )
-            message = await session.get(Message, message_id)
-            assert message is not None
-            attempt = DeliveryAttempt(
-                workspace_id=message.workspace_id,
-                message_id=message_id,
-                attempt=message.attempts,
-                worker=self.owner,
-                started_at=moment,
+            messages = list(
+                (
+                    await session.execute(
+                        select(Message).where(Message.id.in_(claimed)).order_by(Message.id)
+                    )
+                ).scalars()
             )
-            session.add(attempt)
-        return message, attempt
+            attempts = await session.execute(
+                insert(DeliveryAttempt)
+                .values(
+                    [
+                        {
+                            "workspace_id": m.workspace_id,
+                            "message_id": m.id,
+                            "attempt": m.attempts,
+                            "worker": self.owner,
+                            "started_at": moment,
+                            "outcome": "started",
+                        }
+                        for m in messages
+                    ]
+                )
+                .returning(DeliveryAttempt.id, DeliveryAttempt.message_id)
+            )
+            attempt_of = {message_id: attempt_id for attempt_id, message_id in attempts}
+        return [(m, attempt_of[m.id]) for m in messages]
 
-    async def deliver(self, message_id: int) -> int:
-        """Claim, send and record one message. Returns 1 when it was handed to the provider."""
-        claimed = await self._claim(message_id)
-        if claimed is None:
-            return 0
-        message, attempt = claimed
-        connection = (
-            await self.ctx.connections.get(message.connection_id) if message.connection_id else None
-        )
-        if connection is None:
-            await self._finish(
-                message,
-                attempt,
-                None,
-                SendError("connection is gone", retryable=False, error_code="no_connection"),
-                "none",
-            )
-            return 0
+    async def _deliver(self, message: Message, attempt_id: int) -> int:
+        async with self._semaphore:
+            outcome = _Outcome(message.id, attempt_id, "none")
+            try:
+                connection = (
+                    await self.ctx.connections.get(message.connection_id)
+                    if message.connection_id
+                    else None
+                )
+                if connection is None:
+                    outcome.error = SendError(
+                        "connection is gone", retryable=False, error_code="no_connection"
+                    )
+                else:
+                    outcome.channel = connection.type
+                    await self._pace(connection)
+                    try:
+                        outcome.result = await self._send(connection, message)
+                    except SendError as exc:
+                        outcome.error = exc
+                        if exc.http_status == 429 and exc.retry_after:
+                            self._paused_until[connection.id] = time.monotonic() + exc.retry_after
+            except Exception as exc:
+                log.exception("dispatch_crashed", message_id=message.id)
+                outcome.error = SendError(
+                    f"internal error: {type(exc).__name__}", retryable=True, error_code="internal"
+                )
+        self._done.append(outcome)
+        async with self._commit_lock:
+            batch, self._done = self._done, []
+            if batch:
+                await self._finish(batch)
+        return 1 if outcome.error is None else 0
+
+    async def _pace(self, connection: Connection) -> None:
         pause = self._paused_until.get(connection.id, 0.0) - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
         limiter = self._limiter(connection)
         if limiter is not None:
             await limiter.acquire()
-        result: SendResult | None = None
-        error: SendError | None = None
-        try:
-            result = await self._send(connection, message)
-        except SendError as exc:
-            error = exc
-            if exc.http_status == 429 and exc.retry_after:
-                self._paused_until[connection.id] = time.monotonic() + exc.retry_after
-        await self._finish(message, attempt, result, error, connection.type)
-        return 1 if error is None else 0
 
     async def _send(self, connection: Connection, message: Message) -> SendResult:
         adapter = self.ctx.channels.get(connection.type)
@@ -217,73 +258,107 @@ class Dispatcher:
                 f"network error: {type(exc).__name__}", retryable=True, error_code="network"
             ) from None
 
-    async def _finish(
-        self,
-        message: Message,
-        attempt: DeliveryAttempt,
-        result: SendResult | None,
-        error: SendError | None,
-        channel: str,
-    ) -> None:
-        settings = self.ctx.settings
+    async def _finish(self, outcomes: list[_Outcome]) -> None:
+        """Record a group of outcomes in one transaction."""
         moment = now()
         async with self.ctx.db.uow() as uow:
             session = uow.session
-            row = await session.get(Message, message.id, with_for_update=not self.ctx.db.is_sqlite)
-            record = await session.get(DeliveryAttempt, attempt.id)
-            assert row is not None and record is not None
-            record.finished_at = moment
-            if row.lease_owner != self.owner or row.status != "sending":
-                # Our lease expired and another worker took over; only log the attempt.
-                record.outcome = "sent" if error is None else "superseded"
-                return
-            row.lease_owner = None
-            row.lease_until = None
-            if error is None:
-                assert result is not None
-                record.outcome = "sent"
-                if result.provider_message_id:
-                    row.provider_message_id = result.provider_message_id
-                await apply_receipt(uow, self.ctx.bus, row, "sent", occurred_at=moment)
-                await apply_pending_receipts(uow, self.ctx.bus, row)
-                metrics.MESSAGES_OUT.labels(channel, "sent").inc()
-                metrics.DELIVERY_LATENCY.labels(channel).observe(
-                    max(0.0, (moment - row.created_at).total_seconds())
-                )
-                return
-            record.http_status = error.http_status
-            record.error_code = error.error_code
-            record.error_detail = error.detail[:1000]
-            record.retry_after = error.retry_after
-            if error.retryable and row.attempts < settings.dispatch_max_attempts:
-                record.outcome = "retry"
-                row.status = "queued"
-                delay = backoff_seconds(
-                    row.attempts,
-                    settings.retry_base_seconds,
-                    settings.retry_max_seconds,
-                    error.retry_after,
-                )
-                row.next_attempt_at = moment + timedelta(seconds=delay)
-                metrics.RETRIES.labels(channel).inc()
-                uow.on_commit(lambda: self.ctx.wake("dispatch_later"))
-                return
-            record.outcome = "failed"
-            row.status = "failed"
-            row.failed_at = moment
-            row.error_code = error.error_code
-            row.error_detail = error.detail[:1000]
-            metrics.FAILURES.labels(channel).inc()
-            metrics.MESSAGES_OUT.labels(channel, "failed").inc()
-            await record_event(
-                uow,
-                self.ctx.bus,
-                workspace_id=row.workspace_id,
-                conversation_id=row.conversation_id,
-                contact_id=row.contact_id,
-                type="message_status",
-                data={"message_id": row.id, "status": "failed", "error_code": error.error_code},
+            query = select(Message).where(Message.id.in_([o.message_id for o in outcomes]))
+            if not self.ctx.db.is_sqlite:
+                query = query.with_for_update()
+            rows = {m.id: m for m in (await session.execute(query)).scalars()}
+            attempts = {
+                a.id: a
+                for a in (
+                    await session.execute(
+                        select(DeliveryAttempt).where(
+                            DeliveryAttempt.id.in_([o.attempt_id for o in outcomes])
+                        )
+                    )
+                ).scalars()
+            }
+            events: list[EventSpec] = []
+            sent: list[Message] = []
+            for outcome in outcomes:
+                row, record = rows[outcome.message_id], attempts[outcome.attempt_id]
+                record.finished_at = moment
+                if row.lease_owner != self.owner or row.status != "sending":
+                    # Our lease expired and another worker took over; only log the attempt.
+                    record.outcome = "sent" if outcome.error is None else "superseded"
+                    continue
+                row.lease_owner = None
+                row.lease_until = None
+                if outcome.error is None:
+                    self._sent(row, record, outcome, moment, events)
+                    sent.append(row)
+                else:
+                    self._failed(row, record, outcome, moment, events)
+            events.extend(await take_pending_receipts(uow, sent))
+            await record_events(uow, self.ctx.bus, events)
+
+    def _sent(
+        self,
+        row: Message,
+        record: DeliveryAttempt,
+        outcome: _Outcome,
+        moment: datetime,
+        events: list[EventSpec],
+    ) -> None:
+        assert outcome.result is not None
+        record.outcome = "sent"
+        if outcome.result.provider_message_id:
+            row.provider_message_id = outcome.result.provider_message_id
+        spec = advance(row, "sent", occurred_at=moment)
+        if spec is not None:
+            events.append(spec)
+        metrics.MESSAGES_OUT.labels(outcome.channel, "sent").inc()
+        metrics.DELIVERY_LATENCY.labels(outcome.channel).observe(
+            max(0.0, (moment - row.created_at).total_seconds())
+        )
+
+    def _failed(
+        self,
+        row: Message,
+        record: DeliveryAttempt,
+        outcome: _Outcome,
+        moment: datetime,
+        events: list[EventSpec],
+    ) -> None:
+        error = outcome.error
+        assert error is not None
+        settings = self.ctx.settings
+        record.http_status = error.http_status
+        record.error_code = error.error_code
+        record.error_detail = error.detail[:1000]
+        record.retry_after = error.retry_after
+        if error.retryable and row.attempts < settings.dispatch_max_attempts:
+            record.outcome = "retry"
+            row.status = "queued"
+            delay = backoff_seconds(
+                row.attempts,
+                settings.retry_base_seconds,
+                settings.retry_max_seconds,
+                error.retry_after,
             )
+            row.next_attempt_at = moment + timedelta(seconds=delay)
+            metrics.RETRIES.labels(outcome.channel).inc()
+            return
+        record.outcome = "failed"
+        spec = advance(
+            row,
+            "failed",
+            occurred_at=moment,
+            error_code=error.error_code,
+            error_detail=error.detail[:1000],
+        )
+        row.status = "failed"  # also when it had not been "sent" before (advance may skip)
+        row.failed_at = moment
+        row.error_code = error.error_code
+        row.error_detail = error.detail[:1000]
+        if spec is not None:
+            events.append(spec)
+        metrics.FAILURES.labels(outcome.channel).inc()
+        metrics.MESSAGES_OUT.labels(outcome.channel, "failed").inc()
 
 
 async def next_due_in(ctx: Any) -> float | None:

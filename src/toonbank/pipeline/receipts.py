@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, tuple_
 
-from toonbank.conversations.events import record_event
+from toonbank.conversations.events import EventSpec, record_events
 from toonbank.db.uow import UnitOfWork
 from toonbank.models import Message, PendingReceipt
 from toonbank.realtime import Bus
@@ -14,23 +14,22 @@ from toonbank.realtime import Bus
 RANK = {"queued": 0, "sending": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
 
 
-async def apply_receipt(
-    uow: UnitOfWork,
-    bus: Bus,
+def advance(
     message: Message,
     status: str,
     *,
     occurred_at: datetime,
     error_code: str | None = None,
     error_detail: str | None = None,
-) -> bool:
-    """Apply a status if it moves the message forward ("read" after "delivered", never back).
+) -> EventSpec | None:
+    """Apply a status if it moves the message forward; returns the event to record, if any.
 
-    A ``failed`` receipt after ``delivered`` is ignored; ``delivered``/``read`` after a
-    ``failed`` one wins, because the customer evidently got the message.
+    "read" after "delivered" applies, never the reverse. A ``failed`` receipt after
+    ``delivered`` is ignored; ``delivered``/``read`` after ``failed`` wins, because the customer
+    evidently got the message.
     """
     if RANK.get(status, -1) <= RANK.get(message.status, -1):
-        return False
+        return None
     message.status = status
     if status == "sent":
         message.sent_at = message.sent_at or occurred_at
@@ -43,44 +42,69 @@ async def apply_receipt(
         message.failed_at = occurred_at
         message.error_code = error_code
         message.error_detail = error_detail
-    await record_event(
-        uow,
-        bus,
+    return EventSpec(
         workspace_id=message.workspace_id,
-        conversation_id=message.conversation_id,
-        contact_id=message.contact_id,
         type="message_status",
         data={"message_id": message.id, "status": status, "error_code": error_code},
+        conversation_id=message.conversation_id,
+        contact_id=message.contact_id,
     )
+
+
+async def apply_receipt(
+    uow: UnitOfWork,
+    bus: Bus,
+    message: Message,
+    status: str,
+    *,
+    occurred_at: datetime,
+    error_code: str | None = None,
+    error_detail: str | None = None,
+) -> bool:
+    """Advance one message and record the status event; False when it was not a step forward."""
+    spec = advance(
+        message, status, occurred_at=occurred_at, error_code=error_code, error_detail=error_detail
+    )
+    if spec is None:
+        return False
+    await record_events(uow, bus, [spec])
     return True
 
 
-async def apply_pending_receipts(uow: UnitOfWork, bus: Bus, message: Message) -> None:
-    """Apply receipts that arrived before the provider id was known, then drop them."""
-    if message.provider_message_id is None or message.connection_id is None:
-        return
+async def take_pending_receipts(uow: UnitOfWork, messages: list[Message]) -> list[EventSpec]:
+    """Apply receipts that arrived before the provider ids were known, then drop them."""
+    by_key = {
+        (m.connection_id, m.provider_message_id): m
+        for m in messages
+        if m.provider_message_id is not None and m.connection_id is not None
+    }
+    if not by_key:
+        return []
     session = uow.session
     pending = (
         await session.execute(
             select(PendingReceipt)
             .where(
-                PendingReceipt.connection_id == message.connection_id,
-                PendingReceipt.provider_message_id == message.provider_message_id,
+                tuple_(PendingReceipt.connection_id, PendingReceipt.provider_message_id).in_(
+                    list(by_key)
+                )
             )
             .order_by(PendingReceipt.id)
         )
     ).scalars()
+    specs: list[EventSpec] = []
     ids = []
     for receipt in pending:
         ids.append(receipt.id)
-        await apply_receipt(
-            uow,
-            bus,
-            message,
+        spec = advance(
+            by_key[(receipt.connection_id, receipt.provider_message_id)],
             receipt.status,
             occurred_at=receipt.occurred_at,
             error_code=receipt.error_code,
             error_detail=receipt.error_detail,
         )
+        if spec is not None:
+            specs.append(spec)
     if ids:
         await session.execute(delete(PendingReceipt).where(PendingReceipt.id.in_(ids)))
+    return specs
