@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import httpx
-
 from tests.helpers import api_connection, message_payload, post_signed
+
 from toonbank.auth.service import create_api_key
 from toonbank.context import Context
 from toonbank.pipeline.worker import Worker

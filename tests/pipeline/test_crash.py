@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import select
-
 from tests.helpers import SECRET, api_connection, count
+
 from toonbank.channels.base import InboundMessage
 from toonbank.channels.connections import to_connection
 from toonbank.channels.content import Text

@@ -6,8 +6,8 @@ import asyncio
 from collections import defaultdict
 
 from sqlalchemy import select
-
 from tests.helpers import api_connection, count
+
 from toonbank.channels.base import InboundMessage
 from toonbank.channels.connections import to_connection
 from toonbank.channels.content import Text

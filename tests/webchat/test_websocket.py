@@ -233,3 +233,33 @@ async def test_image_upload(ctx: Context, workspace: dict[str, str], served: str
         huge = PNG + b"\x00" * 5_242_900  # over the 5 MiB upload limit
         too_big = await client.post(url, files={"file": ("a.png", huge, "image/png")}, headers=auth)
         assert too_big.status_code == 413
+
+
+async def test_typing_indicator_reaches_the_visitor(
+    ctx: Context, workspace: dict[str, str], served: str
+) -> None:
+    visitor = Visitor(served, await _webchat_id(ctx, workspace["id"]))
+    await visitor.session()
+    headers = {"authorization": f"Bearer {workspace['api_key']}"}
+    async with websockets.connect(visitor.ws_url()) as ws:
+        await ws.recv()  # ready
+        await ws.send(
+            json.dumps(
+                {
+                    "type": "message",
+                    "client_id": str(uuid.uuid4()),
+                    "content": {"type": "text", "text": "yo"},
+                }
+            )
+        )
+        await _frames_until(ws, _bot_count(1))
+        async with httpx.AsyncClient(base_url=served) as client:
+            [conversation] = (await client.get("/api/v1/conversations", headers=headers)).json()
+            response = await client.post(
+                f"/api/v1/conversations/{conversation['id']}/typing",
+                json={"state": "on"},
+                headers=headers,
+            )
+            assert response.status_code == 204
+        frames = await _frames_until(ws, lambda f, _fs: f["type"] == "typing")
+    assert frames[-1] == {"type": "typing", "sender": "agent", "state": "on"}

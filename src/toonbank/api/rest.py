@@ -20,6 +20,7 @@ from toonbank.api.schemas import (
     MessageOut,
     SendMessage,
     StatusChange,
+    TypingIn,
     WorkspaceOut,
 )
 from toonbank.auth.service import KeyPrincipal, create_agent
@@ -27,6 +28,7 @@ from toonbank.channels.connections import ConnectionSettingsError, create_connec
 from toonbank.channels.registry import UnknownChannelType
 from toonbank.channels.render import degrade
 from toonbank.context import Context
+from toonbank.conversations.events import contact_topic
 from toonbank.conversations.service import change_status, queue_outbound, recipient_for
 from toonbank.conversations.states import InvalidTransition
 from toonbank.models import ChannelConnection, Conversation, DeliveryAttempt, Message, Workspace
@@ -160,6 +162,22 @@ async def set_status(
         except InvalidTransition as exc:
             raise ApiError(409, "invalid_transition", str(exc)) from None
     return conversation
+
+
+@router.post("/conversations/{conversation_id}/typing", status_code=204)
+async def typing(
+    conversation_id: str,
+    body: TypingIn,
+    principal: KeyPrincipal = Depends(WRITE),
+    ctx: Context = Depends(get_ctx),
+) -> None:
+    """Show (or hide) a typing indicator to the customer where the channel supports it."""
+    async with ctx.db.session() as session:
+        conversation = await _conversation(ctx, session, principal, conversation_id)
+    await ctx.bus.publish(
+        contact_topic(conversation.contact_id),
+        {"type": "typing", "sender": body.sender, "state": body.state},
+    )
 
 
 @router.get("/messages/{message_id}", response_model=MessageDetail)

@@ -116,3 +116,8 @@ class LoginIn(BaseModel):
     workspace: str = Field(min_length=1, max_length=100)
     email: str = Field(min_length=3, max_length=254)
     password: str = Field(min_length=1, max_length=256)
+
+
+class TypingIn(BaseModel):
+    state: str = Field(pattern="^(on|off)$")
+    sender: str = Field(default="agent", pattern="^(agent|bot)$")
