@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -40,6 +41,7 @@ class _Plan:
 
     conversation: Conversation
     message_ids: list[int] = field(default_factory=list)
+    received: list[tuple[str, datetime]] = field(default_factory=list)
     replies: list[Outbound] = field(default_factory=list)
     state: dict[str, Any] = field(default_factory=dict)
     language: str | None = None
@@ -130,6 +132,7 @@ async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
         responder = ctx.responders.get(settings.get(conversation.workspace_id, {}).get("responder"))
         for message in by_conversation[cid]:
             plan.message_ids.append(message.id)
+            plan.received.append((message.connection_id or "", message.created_at))
             if plan.started_with != BOT or plan.handover or plan.close:
                 continue  # people answer this conversation now
             await _turn(ctx, plan, responder, message, addresses)
@@ -267,10 +270,19 @@ async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) 
         await queue_outbound_many(uow, ctx.bus, replies)
         if replies:
             uow.on_commit(lambda: ctx.wake("dispatch"))
-    _observe(ctx, plans, marked)
+    await _observe(ctx, plans, marked)
     return handled
 
 
-def _observe(ctx: Any, plans: list[_Plan], marked: set[int]) -> None:
-    del ctx, plans, marked  # latency is observed end to end in dispatch (DELIVERY_LATENCY)
+async def _observe(ctx: Any, plans: list[_Plan], marked: set[int]) -> None:
+    """Processing latency: stored → answered (committed), per channel."""
     metrics.PROCESSING_BATCHES.inc()
+    moment = now()
+    for plan in plans:
+        if not set(plan.message_ids) <= marked:
+            continue
+        for connection_id, received in plan.received:
+            connection = await ctx.connections.get(connection_id) if connection_id else None
+            metrics.PROCESSING_LATENCY.labels(connection.type if connection else "none").observe(
+                max(0.0, (moment - received).total_seconds())
+            )
