@@ -46,6 +46,12 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         finally:
             if worker is not None:
                 await worker.stop()
+            for limiter in (
+                app.state.widget_limiter,
+                app.state.message_limiter,
+                app.state.login_limiter,
+            ):
+                await limiter.close()
             if ctx is None:
                 await context.close()
 

@@ -263,3 +263,15 @@ async def test_typing_indicator_reaches_the_visitor(
             assert response.status_code == 204
         frames = await _frames_until(ws, lambda f, _fs: f["type"] == "typing")
     assert frames[-1] == {"type": "typing", "sender": "agent", "state": "on"}
+
+
+async def test_public_widget_endpoints_are_rate_limited(
+    ctx: Context, workspace: dict[str, str], settings: Settings
+) -> None:
+    app = create_app(settings.model_copy(update={"widget_rate_limit": "3/minute"}), ctx=ctx)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            url = f"/webchat/{await _webchat_id(ctx, workspace['id'])}/session"
+            codes = [(await client.post(url, json={})).status_code for _ in range(5)]
+    assert codes == [200, 200, 200, 429, 429]

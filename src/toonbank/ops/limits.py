@@ -90,8 +90,21 @@ class RateLimiter:
 
     def __init__(self, limit: str, redis_url: str | None = None) -> None:
         self.item: RateLimitItem = parse(limit)
-        storage: Any = storage_from_string(f"async+{redis_url}") if redis_url else MemoryStorage()
+        self._pool: Any = None
+        storage: Any = MemoryStorage()
+        if redis_url:
+            import redis.asyncio as redis
+
+            # Our own pool, so the connections can be closed at shutdown.
+            self._pool = redis.ConnectionPool.from_url(redis_url)
+            storage = storage_from_string(
+                f"async+{redis_url}", implementation="redispy", connection_pool=self._pool
+            )
         self._limiter = MovingWindowRateLimiter(storage)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.aclose()
 
     async def hit(self, *keys: str) -> bool:
         """Count one request; False when the caller is over the limit."""
