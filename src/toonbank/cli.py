@@ -10,14 +10,21 @@ import asyncio
 import json
 import signal
 import sys
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
 
 from toonbank.config import Settings, load_settings
 from toonbank.ops.logging import configure_logging
+
+if TYPE_CHECKING:
+    from toonbank.context import Context
+
+T = TypeVar("T")
 
 app = typer.Typer(help="Toonbank: conversational commerce on every channel.", no_args_is_help=True)
 workspaces_app = typer.Typer(help="Manage workspaces (tenants).", no_args_is_help=True)
@@ -49,6 +56,39 @@ def _settings(database_url: str | None, config: Path | None, **extra: Any) -> Se
 def _fail(message: str, code: int = 1) -> typer.Exit:
     err.print(f"[red]error:[/red] {message}")
     return typer.Exit(code)
+
+
+def _execute(
+    database_url: str | None, config: Path | None, job: Callable[[Settings], Coroutine[Any, Any, T]]
+) -> T:
+    """Load settings, migrate, run ``job``; expected errors become a clear message and exit 1."""
+    settings = _settings(database_url, config)
+    _migrate(settings)
+    try:
+        return asyncio.run(job(settings))
+    except (LookupError, ValueError) as exc:
+        raise _fail(str(exc)) from None
+
+
+@asynccontextmanager
+async def _context(settings: Settings) -> AsyncIterator[Context]:
+    from toonbank.context import create_context
+
+    ctx = create_context(settings)
+    try:
+        yield ctx
+    finally:
+        await ctx.close()
+
+
+async def _workspace_id(ctx: Context, name: str) -> str:
+    from toonbank.workspaces.service import workspace_by_name
+
+    async with ctx.db.session() as session:
+        workspace = await workspace_by_name(session, name)
+    if workspace is None:
+        raise LookupError(f"no workspace named {name!r}")
+    return workspace.id
 
 
 def _migrate(settings: Settings) -> None:
@@ -193,56 +233,33 @@ def channels_add(
         if not sep or not key:
             raise _fail(f"--set expects KEY=VALUE, got {item!r}", 2)
         values[key.strip()] = value
-    settings = _settings(database_url, config)
-    _migrate(settings)
-    try:
-        result = asyncio.run(
-            _add_channel(settings, workspace, channel_type, name, values, api_base, rate)
-        )
-    except (LookupError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    typer.echo(json.dumps(result))
 
+    async def job(settings: Settings) -> dict[str, Any]:
+        from toonbank.api.rest import channel_out
+        from toonbank.channels.connections import create_connection
+        from toonbank.channels.registry import UnknownChannelType
 
-async def _add_channel(
-    settings: Settings,
-    workspace: str,
-    channel_type: str,
-    name: str,
-    values: dict[str, str],
-    api_base: str | None,
-    rate: int | None,
-) -> dict[str, Any]:
-    from toonbank.api.rest import channel_out
-    from toonbank.channels.connections import create_connection
-    from toonbank.channels.registry import UnknownChannelType
-    from toonbank.context import create_context
-    from toonbank.workspaces.service import workspace_by_name
+        async with _context(settings) as ctx:
+            workspace_id = await _workspace_id(ctx, workspace)
+            async with ctx.db.uow() as uow:
+                try:
+                    row = await create_connection(
+                        uow.session,
+                        ctx.secret_box,
+                        ctx.channels,
+                        workspace_id=workspace_id,
+                        type=channel_type,
+                        name=name,
+                        values=values,
+                        api_base_url=api_base,
+                        rate_per_second=rate,
+                    )
+                except UnknownChannelType:
+                    known = ", ".join(ctx.channels.types())
+                    raise LookupError(f"unknown type {channel_type!r}; known: {known}") from None
+            return channel_out(ctx, row).model_dump()
 
-    ctx = create_context(settings)
-    try:
-        async with ctx.db.uow() as uow:
-            ws = await workspace_by_name(uow.session, workspace)
-            if ws is None:
-                raise LookupError(f"no workspace named {workspace!r}")
-            try:
-                row = await create_connection(
-                    uow.session,
-                    ctx.secret_box,
-                    ctx.channels,
-                    workspace_id=ws.id,
-                    type=channel_type,
-                    name=name,
-                    values=values,
-                    api_base_url=api_base,
-                    rate_per_second=rate,
-                )
-            except UnknownChannelType:
-                known = ", ".join(ctx.channels.types())
-                raise LookupError(f"unknown type {channel_type!r}; known: {known}") from None
-        return channel_out(ctx, row).model_dump()
-    finally:
-        await ctx.close()
+    typer.echo(json.dumps(_execute(database_url, config, job)))
 
 
 @channels_app.command("list")
@@ -250,38 +267,25 @@ def channels_list(
     workspace: WorkspaceName, database_url: DatabaseUrl = None, config: ConfigFile = None
 ) -> None:
     """List a workspace's channel connections as JSON lines."""
-    settings = _settings(database_url, config)
-    _migrate(settings)
-    try:
-        rows = asyncio.run(_list_channels(settings, workspace))
-    except LookupError as exc:
-        raise _fail(str(exc)) from None
-    for row in rows:
+
+    async def job(settings: Settings) -> list[dict[str, Any]]:
+        from sqlalchemy import select
+
+        from toonbank.api.rest import channel_out
+        from toonbank.models import ChannelConnection
+
+        async with _context(settings) as ctx:
+            workspace_id = await _workspace_id(ctx, workspace)
+            async with ctx.db.session() as session:
+                rows = await session.execute(
+                    select(ChannelConnection)
+                    .where(ChannelConnection.workspace_id == workspace_id)
+                    .order_by(ChannelConnection.created_at)
+                )
+                return [channel_out(ctx, row).model_dump() for row in rows.scalars()]
+
+    for row in _execute(database_url, config, job):
         typer.echo(json.dumps(row))
-
-
-async def _list_channels(settings: Settings, workspace: str) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from toonbank.api.rest import channel_out
-    from toonbank.context import create_context
-    from toonbank.models import ChannelConnection
-    from toonbank.workspaces.service import workspace_by_name
-
-    ctx = create_context(settings)
-    try:
-        async with ctx.db.session() as session:
-            ws = await workspace_by_name(session, workspace)
-            if ws is None:
-                raise LookupError(f"no workspace named {workspace!r}")
-            rows = await session.execute(
-                select(ChannelConnection)
-                .where(ChannelConnection.workspace_id == ws.id)
-                .order_by(ChannelConnection.created_at)
-            )
-            return [channel_out(ctx, row).model_dump() for row in rows.scalars()]
-    finally:
-        await ctx.close()
 
 
 @agents_app.command("add")
@@ -297,43 +301,29 @@ def agents_add(
     config: ConfigFile = None,
 ) -> None:
     """Create an agent account (password stored as an Argon2id hash)."""
-    settings = _settings(database_url, config)
-    _migrate(settings)
-    try:
-        result = asyncio.run(_add_agent(settings, workspace, email, password, role, name))
-    except (LookupError, ValueError) as exc:
-        raise _fail(str(exc)) from None
-    typer.echo(json.dumps(result))
 
+    async def job(settings: Settings) -> dict[str, str]:
+        from sqlalchemy.exc import IntegrityError
 
-async def _add_agent(
-    settings: Settings, workspace: str, email: str, password: str, role: str, name: str | None
-) -> dict[str, str]:
-    from sqlalchemy.exc import IntegrityError
+        from toonbank.auth.service import create_agent
 
-    from toonbank.auth.service import create_agent
-    from toonbank.context import create_context
-    from toonbank.workspaces.service import workspace_by_name
-
-    ctx = create_context(settings)
-    try:
-        async with ctx.db.uow() as uow:
-            ws = await workspace_by_name(uow.session, workspace)
-            if ws is None:
-                raise LookupError(f"no workspace named {workspace!r}")
-            agent = await create_agent(
-                uow.session,
-                workspace_id=ws.id,
-                email=email,
-                password=password,
-                role=role,
-                display_name=name,
-            )
+        async with _context(settings) as ctx:
+            workspace_id = await _workspace_id(ctx, workspace)
+            try:
+                async with ctx.db.uow() as uow:
+                    agent = await create_agent(
+                        uow.session,
+                        workspace_id=workspace_id,
+                        email=email,
+                        password=password,
+                        role=role,
+                        display_name=name,
+                    )
+            except IntegrityError:
+                raise ValueError(f"an agent with email {email!r} already exists") from None
         return {"id": agent.id, "email": agent.email, "role": agent.role}
-    except IntegrityError:
-        raise ValueError(f"an agent with email {email!r} already exists") from None
-    finally:
-        await ctx.close()
+
+    typer.echo(json.dumps(_execute(database_url, config, job)))
 
 
 @app.command()

@@ -12,33 +12,6 @@ from toonbank.kit.clock import now
 from toonbank.models import Conversation, WorkerLease
 
 
-async def claim_conversation(
-    session: AsyncSession, conversation_id: str, owner: str, seconds: float
-) -> bool:
-    moment = now()
-    result = await session.execute(
-        update(Conversation)
-        .where(
-            Conversation.id == conversation_id,
-            or_(
-                Conversation.lease_owner.is_(None),
-                Conversation.lease_owner == owner,
-                Conversation.lease_until < moment,
-            ),
-        )
-        .values(lease_owner=owner, lease_until=moment + timedelta(seconds=seconds))
-    )
-    return bool(getattr(result, "rowcount", 0))
-
-
-async def release_conversation(session: AsyncSession, conversation_id: str, owner: str) -> None:
-    await session.execute(
-        update(Conversation)
-        .where(Conversation.id == conversation_id, Conversation.lease_owner == owner)
-        .values(lease_owner=None, lease_until=None)
-    )
-
-
 async def claim_singleton(session: AsyncSession, name: str, owner: str, seconds: float) -> bool:
     """Own the named singleton job (e.g. ``normalize``) unless a live worker does."""
     await session.execute(
