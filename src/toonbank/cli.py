@@ -34,7 +34,7 @@ app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(channels_app, name="channels")
 app.add_typer(agents_app, name="agents")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)
 
 DatabaseUrl = Annotated[
     str | None,
@@ -48,7 +48,10 @@ WorkspaceName = Annotated[str, typer.Option("--workspace", "-w", help="Workspace
 
 
 def _settings(database_url: str | None, config: Path | None, **extra: Any) -> Settings:
-    settings = load_settings(config, database_url=database_url, **extra)
+    try:
+        settings = load_settings(config, database_url=database_url, **extra)
+    except ValueError as exc:  # a bad config file or value: say so, no traceback
+        raise _fail(str(exc), 2) from None
     configure_logging(settings.log_level, settings.log_json)
     return settings
 
@@ -122,10 +125,10 @@ def serve(
 
     import uvicorn
 
-    extra: dict[str, Any] = {"embedded_worker": not no_worker}
-    if "TOONBANK_PUBLIC_URL" not in os.environ:
-        extra["public_url"] = f"http://{host}:{port}"
+    extra: dict[str, Any] = {"embedded_worker": False} if no_worker else {}
     settings = _settings(database_url, config, **extra)
+    if "public_url" not in settings.model_fields_set:  # not configured: where we listen
+        settings = settings.model_copy(update={"public_url": f"http://{host}:{port}"})
     _migrate(settings)
     settings.resolved_secret_key()  # create it once, before worker processes race for it
     if demo:
@@ -137,10 +140,13 @@ def serve(
         )
         if info.api_key:
             err.print(f"[bold]Demo API key[/bold] (shown once): {info.api_key}")
-    os.environ["TOONBANK_DATABASE_URL"] = settings.database_url
-    os.environ["TOONBANK_EMBEDDED_WORKER"] = "false" if no_worker else "true"
-    os.environ.setdefault("TOONBANK_PUBLIC_URL", settings.public_url)
     if workers > 1:
+        # Worker processes rebuild their settings from the environment: hand everything over.
+        os.environ["TOONBANK_DATABASE_URL"] = settings.database_url
+        os.environ["TOONBANK_EMBEDDED_WORKER"] = str(settings.embedded_worker).lower()
+        os.environ["TOONBANK_PUBLIC_URL"] = settings.public_url
+        if config is not None:
+            os.environ["TOONBANK_CONFIG"] = str(config.resolve())
         uvicorn.run("toonbank.asgi:app", host=host, port=port, workers=workers, log_level="warning")
     else:
         from toonbank.app import create_app
@@ -235,14 +241,16 @@ def channels_add(
         values[key.strip()] = value
 
     async def job(settings: Settings) -> dict[str, Any]:
+        from sqlalchemy.exc import IntegrityError
+
         from toonbank.api.rest import channel_out
         from toonbank.channels.connections import create_connection
         from toonbank.channels.registry import UnknownChannelType
 
         async with _context(settings) as ctx:
             workspace_id = await _workspace_id(ctx, workspace)
-            async with ctx.db.uow() as uow:
-                try:
+            try:
+                async with ctx.db.uow() as uow:
                     row = await create_connection(
                         uow.session,
                         ctx.secret_box,
@@ -254,9 +262,11 @@ def channels_add(
                         api_base_url=api_base,
                         rate_per_second=rate,
                     )
-                except UnknownChannelType:
-                    known = ", ".join(ctx.channels.types())
-                    raise LookupError(f"unknown type {channel_type!r}; known: {known}") from None
+            except UnknownChannelType:
+                known = ", ".join(ctx.channels.types())
+                raise LookupError(f"unknown type {channel_type!r}; known: {known}") from None
+            except IntegrityError:
+                raise ValueError(f"a channel named {name!r} already exists") from None
             return channel_out(ctx, row).model_dump()
 
     typer.echo(json.dumps(_execute(database_url, config, job)))

@@ -77,11 +77,31 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
         Path(os.environ["TOONBANK_CONFIG"]) if os.environ.get("TOONBANK_CONFIG") else None
     )
     if path is not None:
-        with path.open("rb") as handle:
-            file_values = tomllib.load(handle).get("toonbank", {})
+        file_values = _read_file(path)
     env_values = Settings().model_dump(exclude_unset=True)
     merged = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
     return Settings(**merged)
+
+
+class ConfigFileError(ValueError):
+    pass
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    """The ``[toonbank]`` table of a TOML file; unknown keys are errors (typos must not pass)."""
+    try:
+        with path.open("rb") as handle:
+            values = tomllib.load(handle).get("toonbank", {})
+    except FileNotFoundError:
+        raise ConfigFileError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from None
+    if not isinstance(values, dict):
+        raise ConfigFileError(f"config file {path}: [toonbank] must be a table")
+    unknown = sorted(set(values) - set(Settings.model_fields))
+    if unknown:
+        raise ConfigFileError(f"config file {path}: unknown settings {', '.join(unknown)}")
+    return values
 
 
 @lru_cache(maxsize=1)

@@ -604,7 +604,9 @@ def test_degraded_numbers_resolve_to_their_option(titles: list[str]) -> None:
         assert f"{number}. {' '.join(option.title.split())}" in lines
         assert resolve_choice(str(number), offered) is option
         assert resolve_choice(f" #{number}) ", offered) is option
-    assert resolve_choice(str(len(options) + 1), offered) is None
+    beyond = str(len(options) + 1)
+    if all(" ".join(o.title.split()) != beyond for o in options):  # a title may be that number
+        assert resolve_choice(beyond, offered) is None
 
 
 @PROPERTY

@@ -103,3 +103,44 @@ def test_agents_add(settings: Settings, tmp_path: Path, role: str) -> None:
         assert result.returncode == 0 and json.loads(result.stdout)["role"] == "agent"
     else:
         assert result.returncode == 1 and "role must be one of" in result.stderr
+
+
+def test_config_file_is_read_and_bad_files_are_clear_errors(
+    settings: Settings, tmp_path: Path
+) -> None:
+    good = tmp_path / "toonbank.toml"
+    good.write_text(f'[toonbank]\ndatabase_url = "{settings.database_url}"\n')
+    env = {k: v for k, v in os.environ.items() if k != "TOONBANK_DATABASE_URL"}
+    created = subprocess.run(
+        [sys.executable, "-m", "toonbank", "workspaces", "create", "fromfile", "--config", good],
+        capture_output=True, text=True, env={**env, "TOONBANK_DATA_DIR": str(tmp_path)},
+        cwd=tmp_path, timeout=60, check=False,
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    listed = _run(settings, tmp_path, "channels", "list", "--workspace", "fromfile")
+    assert listed.returncode == 0  # the workspace landed in the database named by the file
+    typo = tmp_path / "typo.toml"
+    typo.write_text('[toonbank]\ndatabse_url = "sqlite:///x.db"\n')
+    bad = _run(settings, tmp_path, "migrate", "--config", str(typo))
+    assert bad.returncode == 2 and "unknown settings databse_url" in bad.stderr
+    missing = _run(settings, tmp_path, "migrate", "--config", str(tmp_path / "nope.toml"))
+    assert missing.returncode == 2 and "config file not found" in missing.stderr
+
+
+def test_duplicate_channel_name_is_a_clear_error(settings: Settings, tmp_path: Path) -> None:
+    _run(settings, tmp_path, "workspaces", "create", "shop3")
+    args = [
+        "channels",
+        "add",
+        "api",
+        "--workspace",
+        "shop3",
+        "--name",
+        "erp",
+        "--set",
+        "webhook_secret=x",
+    ]
+    assert _run(settings, tmp_path, *args).returncode == 0
+    again = _run(settings, tmp_path, *args)
+    assert again.returncode == 1 and "already exists" in again.stderr
+    assert "Traceback" not in again.stderr

@@ -222,3 +222,32 @@ async def test_rate_limit_spaces_sends(
     assert len(times) == 20  # each new customer: greeting + menu
     # 20 sends at 20/s are spaced by 50 ms: the span is at least 19 intervals.
     assert times[-1] - times[0] >= 19 * 0.05 * 0.9
+
+
+async def test_parked_receipt_that_raced_the_send_is_settled_by_the_sweep(
+    ctx: Context,
+    workspace: dict[str, str],
+    app_client: httpx.AsyncClient,
+    receiver: tuple[ApiReceiver, str],
+) -> None:
+    from toonbank.pipeline.receipts import reconcile_pending_receipts
+
+    _sim, url = receiver
+    conn = await api_connection(ctx, workspace["id"], url)
+    await post_signed(app_client, conn.id, message_payload("x", "c6", "plain words"))
+    await Worker(ctx).drain()
+    message = (await _outbound(ctx))[0]
+    assert message.status == "sent"
+    # As if the receipt had been parked by a transaction concurrent with the send's record.
+    async with ctx.db.uow() as uow:
+        uow.session.add(
+            PendingReceipt(
+                workspace_id=workspace["id"],
+                connection_id=conn.id,
+                provider_message_id=message.provider_message_id,
+                status="delivered",
+            )
+        )
+    assert await reconcile_pending_receipts(ctx) == 1
+    assert (await _outbound(ctx))[0].status == "delivered"
+    assert await count(ctx, PendingReceipt) == 0

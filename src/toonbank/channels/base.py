@@ -2,7 +2,7 @@
 
 An adapter is thin and framework-free: it sees a plain :class:`InboundRequest` (headers and the
 raw body), never a web framework object, and it is given an ``httpx.AsyncClient`` to send with.
-Routes, storage and retries live elsewhere (``toonbank.ingest``, ``toonbank.pipeline``).
+Routes, storage and retries live elsewhere (``toonbank.api.webhooks``, ``toonbank.pipeline``).
 """
 
 from __future__ import annotations

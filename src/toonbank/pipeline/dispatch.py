@@ -21,7 +21,7 @@ import httpx
 import structlog
 from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
-from sqlalchemy import and_, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from toonbank.channels.base import Connection, SendError, SendResult
@@ -45,31 +45,40 @@ def backoff_seconds(attempt: int, base: float, cap: float, retry_after: float | 
     return delay
 
 
-async def due_messages(ctx: Any, limit: int = 200) -> list[int]:
-    """Outbound messages that may be sent now: due, unleased, first in their conversation."""
-    moment = now()
+PACING_WINDOW = 2.0
+"""Seconds of sends per connection claimed at once: a claim never outlives its lease waiting
+for the rate limiter (lease = send timeout + this window + a margin)."""
+
+
+def _sendable(moment: datetime) -> list[ColumnElement[bool]]:
+    """Due, unleased, and the oldest undelivered reply of its conversation (replies in order)."""
     earlier = aliased(Message)
+    return [
+        Message.status.in_(ACTIVE),
+        Message.direction == "out",
+        Message.next_attempt_at <= moment,
+        or_(Message.lease_until.is_(None), Message.lease_until < moment),
+        ~exists().where(
+            and_(
+                earlier.conversation_id == Message.conversation_id,
+                earlier.direction == "out",
+                earlier.status.in_(ACTIVE),
+                earlier.id < Message.id,
+            )
+        ),
+    ]
+
+
+async def due_messages(ctx: Any, limit: int = 500) -> list[tuple[int, str | None]]:
+    """(id, connection id) of outbound messages that may be sent now, oldest first."""
     async with ctx.db.session() as session:
         result = await session.execute(
-            select(Message.id)
-            .where(
-                Message.status.in_(ACTIVE),
-                Message.direction == "out",
-                Message.next_attempt_at <= moment,
-                or_(Message.lease_until.is_(None), Message.lease_until < moment),
-                ~exists().where(
-                    and_(
-                        earlier.conversation_id == Message.conversation_id,
-                        earlier.direction == "out",
-                        earlier.status.in_(ACTIVE),
-                        earlier.id < Message.id,
-                    )
-                ),
-            )
+            select(Message.id, Message.connection_id)
+            .where(*_sendable(now()))
             .order_by(Message.id)
             .limit(limit)
         )
-        return list(result.scalars())
+        return [(mid, cid) for mid, cid in result]
 
 
 @dataclass(slots=True)
@@ -93,6 +102,7 @@ class Dispatcher:
     def __init__(self, ctx: Any, owner: str, concurrency: int = 64) -> None:
         self.ctx = ctx
         self.owner = owner
+        self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiters: dict[str, AsyncLimiter] = {}
         self._paused_until: dict[str, float] = {}
@@ -114,7 +124,7 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Send every message that is due now; returns how many reached their provider."""
-        ids = [i for i in await due_messages(self.ctx) if i not in self._inflight]
+        ids = await self._pick(await due_messages(self.ctx))
         if not ids:
             return 0
         self._inflight.update(ids)
@@ -125,21 +135,41 @@ class Dispatcher:
             self._inflight.difference_update(ids)
         return sum(results)
 
+    async def _pick(self, due: list[tuple[int, str | None]]) -> list[int]:
+        """At most one pacing window of sends per connection, none for paused connections."""
+        budget: dict[str | None, int] = {}
+        picked: list[int] = []
+        for message_id, connection_id in due:
+            if message_id in self._inflight or len(picked) >= self.concurrency:
+                continue
+            if connection_id not in budget:
+                budget[connection_id] = await self._budget(connection_id)
+            if budget[connection_id] > 0:
+                budget[connection_id] -= 1
+                picked.append(message_id)
+        return picked
+
+    async def _budget(self, connection_id: str | None) -> int:
+        connection = await self.ctx.connections.get(connection_id) if connection_id else None
+        if connection is None:
+            return 1_000  # failing fast needs no pacing
+        if self._paused_until.get(connection.id, 0.0) > time.monotonic():
+            return 0  # the provider asked us to wait (429 with Retry-After)
+        adapter = self.ctx.channels.get(connection.type)
+        rate = connection.rate_per_second or adapter.manifest.default_rate_per_second
+        return max(1, int(rate * PACING_WINDOW)) if rate else self.concurrency
+
     async def _claim(self, ids: list[int]) -> list[tuple[Message, int]]:
         """Mark a batch ``sending`` under our lease and open an attempt row for each."""
         moment = now()
-        lease = self.ctx.settings.dispatch_timeout + 5.0
+        lease = self.ctx.settings.dispatch_timeout + PACING_WINDOW + 5.0
         async with self.ctx.db.uow() as uow:
             session = uow.session
             claimed = list(
                 (
                     await session.execute(
                         update(Message)
-                        .where(
-                            Message.id.in_(ids),
-                            Message.status.in_(ACTIVE),
-                            or_(Message.lease_until.is_(None), Message.lease_until < moment),
-                        )
+                        .where(Message.id.in_(ids), *_sendable(moment))
                         .values(
                             status="sending",
                             lease_owner=self.owner,

@@ -214,6 +214,8 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
             "last_connection_id": item.connection.id,
         }
         metrics.MESSAGES_IN.labels(item.connection.type).inc()
+        if ctx.settings.log_bodies:  # opt-in debugging aid; off by default (privacy)
+            log.info("inbound_body", message_id=message_id, content=value["content"])
     await record_events(uow, ctx.bus, specs)
     if touched:
         await session.execute(update(Conversation), list(touched.values()))

@@ -190,7 +190,7 @@ async def _turn(
         options = numbered_options(reply)
         if options:
             offered = [o.model_dump(mode="json") for o in options]
-        for part in degrade(reply, capabilities):
+        for part in degrade(reply, capabilities, locale=result.language or plan.language or "en"):
             plan.replies.append(
                 Outbound(
                     workspace_id=conversation.workspace_id,
@@ -211,7 +211,21 @@ async def _turn(
     plan.close = result.close_reason
 
 
+class LeaseLost(Exception):
+    """Messages of our batch were processed by another worker; the batch is rolled back."""
+
+
 async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
+    try:
+        return await _commit_once(ctx, owner, claimed, plans)
+    except LeaseLost as exc:
+        log.warning("process_batch_superseded", messages=len(exc.args[0]))
+        async with ctx.db.uow() as uow:
+            await release_conversations(uow.session, claimed, owner)
+        return 0
+
+
+async def _commit_once(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
     handled = 0
     async with ctx.db.uow() as uow:
         session = uow.session
@@ -247,9 +261,11 @@ async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) 
             ).scalars()
         }
         replies: list[Outbound] = []
+        if marked != set(ids):
+            # Someone processed messages under our lease (it expired meanwhile): undo this
+            # whole transaction rather than commit turns built on a stale conversation.
+            raise LeaseLost(sorted(set(ids) - marked))
         for plan in plans:
-            if not set(plan.message_ids) <= marked:
-                continue  # somebody else processed these; drop our turn entirely
             handled += len(plan.message_ids)
             conversation = live[plan.conversation.id]
             if conversation.status != BOT or plan.started_with != BOT:
@@ -270,17 +286,15 @@ async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) 
         await queue_outbound_many(uow, ctx.bus, replies)
         if replies:
             uow.on_commit(lambda: ctx.wake("dispatch"))
-    await _observe(ctx, plans, marked)
+    await _observe(ctx, plans)
     return handled
 
 
-async def _observe(ctx: Any, plans: list[_Plan], marked: set[int]) -> None:
+async def _observe(ctx: Any, plans: list[_Plan]) -> None:
     """Processing latency: stored → answered (committed), per channel."""
     metrics.PROCESSING_BATCHES.inc()
     moment = now()
     for plan in plans:
-        if not set(plan.message_ids) <= marked:
-            continue
         for connection_id, received in plan.received:
             connection = await ctx.connections.get(connection_id) if connection_id else None
             metrics.PROCESSING_LATENCY.labels(connection.type if connection else "none").observe(

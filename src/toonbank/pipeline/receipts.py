@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import and_, delete, select, tuple_
 
 from toonbank.conversations.events import EventSpec, record_events
 from toonbank.db.uow import UnitOfWork
+from toonbank.kit.clock import now
 from toonbank.models import Message, PendingReceipt
 from toonbank.realtime import Bus
 
@@ -108,3 +110,52 @@ async def take_pending_receipts(uow: UnitOfWork, messages: list[Message]) -> lis
     if ids:
         await session.execute(delete(PendingReceipt).where(PendingReceipt.id.in_(ids)))
     return specs
+
+
+PENDING_TTL = timedelta(days=7)
+
+
+async def reconcile_pending_receipts(ctx: Any, limit: int = 500) -> int:
+    """Apply parked receipts whose message has its provider id by now; drop very old ones.
+
+    Normally the dispatcher applies them when it records the id, but on PostgreSQL a receipt
+    parked by a transaction running concurrently with that one is seen by neither; this sweep
+    (run periodically by the worker) settles it.
+    """
+    async with ctx.db.uow() as uow:
+        session = uow.session
+        rows = (
+            await session.execute(
+                select(PendingReceipt, Message)
+                .join(
+                    Message,
+                    and_(
+                        Message.connection_id == PendingReceipt.connection_id,
+                        Message.provider_message_id == PendingReceipt.provider_message_id,
+                        Message.direction == "out",
+                    ),
+                )
+                .order_by(PendingReceipt.id)
+                .limit(limit)
+            )
+        ).all()
+        specs: list[EventSpec] = []
+        for receipt, message in rows:
+            spec = advance(
+                message,
+                receipt.status,
+                occurred_at=receipt.occurred_at,
+                error_code=receipt.error_code,
+                error_detail=receipt.error_detail,
+            )
+            if spec is not None:
+                specs.append(spec)
+        if rows:
+            await session.execute(
+                delete(PendingReceipt).where(PendingReceipt.id.in_([r.id for r, _m in rows]))
+            )
+        expired = await session.execute(
+            delete(PendingReceipt).where(PendingReceipt.received_at < now() - PENDING_TTL)
+        )
+        await record_events(uow, ctx.bus, specs)
+    return len(rows) + int(getattr(expired, "rowcount", 0) or 0)

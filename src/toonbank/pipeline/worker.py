@@ -21,9 +21,11 @@ from toonbank.kit.crypto import new_secret
 from toonbank.pipeline.dispatch import Dispatcher, next_due_in
 from toonbank.pipeline.normalize import normalize_batch
 from toonbank.pipeline.process import process_pending
+from toonbank.pipeline.receipts import reconcile_pending_receipts
 
 log = structlog.get_logger(__name__)
 STAGES = ("normalize", "process", "dispatch")
+MAINTENANCE_INTERVAL = 5.0
 
 
 def worker_name() -> str:
@@ -46,6 +48,7 @@ class Worker:
             asyncio.create_task(self._loop("normalize", self._normalize), name="normalize"),
             asyncio.create_task(self._loop("process", self._process), name="process"),
             asyncio.create_task(self._loop("dispatch", self._dispatch), name="dispatch"),
+            asyncio.create_task(self._maintain(), name="maintenance"),
         ]
         log.info("worker_started", worker=self.name)
 
@@ -90,6 +93,16 @@ class Worker:
             timeout = await self._idle_timeout(stage)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), timeout)
+
+    async def _maintain(self) -> None:
+        """Periodic housekeeping: settle receipts that raced their message's send."""
+        while not self._stopping.is_set():
+            try:
+                await reconcile_pending_receipts(self.ctx)
+            except Exception:
+                log.exception("maintenance_failed", worker=self.name)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), MAINTENANCE_INTERVAL)
 
     async def drain(self, timeout: float = 30.0) -> None:
         """Run every stage until nothing is left that is due now (tests, ``toonbank chat``)."""

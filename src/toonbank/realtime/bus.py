@@ -1,9 +1,10 @@
 """The realtime port and its backends.
 
-Messages are JSON-able dicts published on string topics (``conv:<id>``, ``ws:<workspace>``,
-``worker:wake``). Delivery is at-most-once and best effort: durable state lives in the event
-log, and clients resume from ``last_event_id``, so a lost realtime message only delays a
-client until its next replay. Publish only after commit (see :class:`toonbank.db.UnitOfWork`).
+Messages are JSON-able dicts published on string topics (``contact:<id>``,
+``workspace:<id>``, ``pipeline``). Delivery is at-most-once and best effort: durable state
+lives in the event log, and clients resume from ``last_event_id``, so a lost realtime message
+only delays a client until its next replay. Publish only after commit (see
+:class:`toonbank.db.UnitOfWork`).
 """
 
 from __future__ import annotations
