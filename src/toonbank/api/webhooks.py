@@ -23,10 +23,20 @@ async def _connection(ctx: Context, connection_id: str) -> Connection:
     return connection
 
 
-def _inbound(request: Request, body: bytes) -> InboundRequest:
+def _public_url(request: Request, public_base: str) -> str:
+    """The URL the provider called, as configured publicly (proxies rewrite host and port).
+
+    Twilio signs the exact URL it was given; behind a TLS-terminating proxy our own view of
+    the URL (http://10.0.0.5:8000/...) differs from it, so rebuild it from ``public_url``.
+    """
+    query = request.url.query
+    return public_base.rstrip("/") + request.url.path + (f"?{query}" if query else "")
+
+
+def _inbound(request: Request, body: bytes, public_base: str) -> InboundRequest:
     return InboundRequest(
         method=request.method,
-        url=str(request.url),
+        url=_public_url(request, public_base),
         headers={k.lower(): v for k, v in request.headers.items()},
         query=dict(request.query_params),
         body=body,
@@ -38,7 +48,9 @@ async def handshake(
     connection_id: str, request: Request, ctx: Context = Depends(get_ctx)
 ) -> Response:
     connection = await _connection(ctx, connection_id)
-    answer = ctx.channels.get(connection.type).handshake(_inbound(request, b""), connection)
+    answer = ctx.channels.get(connection.type).handshake(
+        _inbound(request, b"", ctx.settings.public_url), connection
+    )
     if answer is None:
         raise ApiError(405, "method_not_allowed", "this channel has no verification handshake")
     return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
@@ -50,7 +62,7 @@ async def receive(
 ) -> Response:
     connection = await _connection(ctx, connection_id)
     adapter = ctx.channels.get(connection.type)
-    inbound = _inbound(request, await request.body())
+    inbound = _inbound(request, await request.body(), ctx.settings.public_url)
     try:
         adapter.verify(inbound, connection)
     except SignatureError as exc:
