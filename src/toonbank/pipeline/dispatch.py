@@ -28,7 +28,7 @@ from toonbank.channels.base import Connection, SendError, SendResult
 from toonbank.channels.content import parse_content
 from toonbank.conversations.events import EventSpec, record_events
 from toonbank.kit.clock import now
-from toonbank.models import DeliveryAttempt, Message
+from toonbank.models import ContactIdentity, DeliveryAttempt, Message
 from toonbank.ops import metrics
 from toonbank.pipeline.receipts import advance, take_pending_receipts
 
@@ -108,6 +108,7 @@ class Dispatcher:
         self._paused_until: dict[str, float] = {}
         self._inflight: set[int] = set()
         self._done: list[_Outcome] = []
+        self._last_heard: dict[tuple[str, str | None], datetime | None] = {}
         self._commit_lock = asyncio.Lock()
 
     def _limiter(self, connection: Connection) -> AsyncLimiter | None:
@@ -123,17 +124,17 @@ class Dispatcher:
         return limiter
 
     async def run_once(self) -> int:
-        """Send every message that is due now; returns how many reached their provider."""
+        """Try every message that is due now; returns how many were attempted."""
         ids = await self._pick(await due_messages(self.ctx))
         if not ids:
             return 0
         self._inflight.update(ids)
         try:
             claimed = await self._claim(ids)
-            results = await asyncio.gather(*(self._deliver(m, a) for m, a in claimed))
+            await asyncio.gather(*(self._deliver(m, a) for m, a in claimed))
         finally:
             self._inflight.difference_update(ids)
-        return sum(results)
+        return len(claimed)
 
     async def _pick(self, due: list[tuple[int, str | None]]) -> list[int]:
         """At most one pacing window of sends per connection, none for paused connections."""
@@ -217,6 +218,7 @@ class Dispatcher:
                 .returning(DeliveryAttempt.id, DeliveryAttempt.message_id)
             )
             attempt_of = {message_id: attempt_id for attempt_id, message_id in attempts}
+            self._last_heard = await _last_inbound(session, messages)
         return [(m, attempt_of[m.id]) for m in messages]
 
     async def _deliver(self, message: Message, attempt_id: int) -> int:
@@ -269,6 +271,16 @@ class Dispatcher:
             raise SendError(
                 f"stored content is invalid: {exc}", retryable=False, error_code="content"
             ) from None
+        window = adapter.manifest.session_window_seconds
+        if window is not None and message.content.get("type") != "template":
+            heard = self._last_heard.get((message.contact_id, message.connection_id))
+            if heard is None or (now() - heard).total_seconds() > window:
+                raise SendError(
+                    f"the customer last wrote over {window / 3600:g} h ago on this channel: "
+                    "only an approved template may be sent",
+                    retryable=False,
+                    error_code="window_closed",
+                )
         if not message.recipient and not adapter.manifest.internal:
             raise SendError(
                 "no recipient known on this connection", retryable=False, error_code="no_recipient"
@@ -387,8 +399,41 @@ class Dispatcher:
         row.error_detail = error.detail[:1000]
         if spec is not None:
             events.append(spec)
+        if error.error_code == "window_closed":
+            # Tell whoever wrote it (agent in the inbox, the assistant) that a template is needed.
+            events.append(
+                EventSpec(
+                    workspace_id=row.workspace_id,
+                    type="template_required",
+                    data={"message_id": row.id, "conversation_id": row.conversation_id},
+                    conversation_id=row.conversation_id,
+                    contact_id=row.contact_id,
+                    public=False,
+                )
+            )
         metrics.FAILURES.labels(outcome.channel).inc()
         metrics.MESSAGES_OUT.labels(outcome.channel, "failed").inc()
+
+
+async def _last_inbound(
+    session: Any, messages: list[Message]
+) -> dict[tuple[str, str | None], datetime | None]:
+    """When each (contact, connection) last heard from the customer (session windows)."""
+    contacts = {m.contact_id for m in messages}
+    rows = await session.execute(
+        select(
+            ContactIdentity.contact_id,
+            ContactIdentity.connection_id,
+            ContactIdentity.last_inbound_at,
+        ).where(ContactIdentity.contact_id.in_(contacts))
+    )
+    heard: dict[tuple[str, str | None], datetime | None] = {}
+    for contact_id, connection_id, last in rows:
+        key = (contact_id, connection_id)
+        previous = heard.get(key)
+        if last is not None and (previous is None or last > previous):
+            heard[key] = last
+    return heard
 
 
 async def next_due_in(ctx: Any) -> float | None:
