@@ -241,7 +241,9 @@ class Dispatcher:
                         outcome.result = await self._send(connection, message)
                     except SendError as exc:
                         outcome.error = exc
-                        if exc.http_status == 429 and exc.retry_after:
+                        if exc.retry_after and (
+                            exc.http_status == 429 or exc.error_code == "rate_limited"
+                        ):
                             self._paused_until[connection.id] = time.monotonic() + exc.retry_after
             except Exception as exc:
                 log.exception("dispatch_crashed", message_id=message.id)
