@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.helpers import api_connection, count, post_signed
+
 from toonbank.contacts.service import normalize_phone
 from toonbank.context import Context
 from toonbank.models import Contact, ContactIdentity, Conversation, Message
