@@ -163,6 +163,9 @@ class AdapterSpec:
     """The provider's rate-limit answer, asking to retry after 7 seconds."""
     signature_headers: tuple[str, ...] = ()
     """Headers carrying the signature (removing one must fail verification)."""
+    body_signed: bool = True
+    """False where the provider authenticates with a shared secret header only (Telegram):
+    a changed body cannot be detected there, which is the provider's design."""
     id: str = ""
 
     def __post_init__(self) -> None:

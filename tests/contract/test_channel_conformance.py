@@ -67,9 +67,10 @@ def test_real_payloads_verify_and_parse(spec: AdapterSpec) -> None:
 def test_forged_requests_are_rejected(spec: AdapterSpec) -> None:
     body = spec.payloads[0]
     good = spec.sign(body)
-    tampered = replace(good, body=body.replace(b"}", b" }", 1) + b" ")
-    with pytest.raises(SignatureError):
-        spec.adapter.verify(tampered, spec.connection)
+    if spec.body_signed:
+        tampered = replace(good, body=body.replace(b"}", b" }", 1) + b" ")
+        with pytest.raises(SignatureError):
+            spec.adapter.verify(tampered, spec.connection)
     for header in spec.signature_headers:
         stripped = replace(good, headers={k: v for k, v in good.headers.items() if k != header})
         with pytest.raises(SignatureError):

@@ -152,6 +152,8 @@
   }
 
   const str = (v) => (typeof v === 'string' ? v : '');
+  /** Message ids are integers (docs/webchat-protocol.md); the key used for them in maps and the DOM. */
+  const idKey = (v) => ((typeof v === 'number' && Number.isSafeInteger(v)) || (typeof v === 'string' && v) ? String(v) : null);
 
   // ---------------------------------------------------------------------------------------
   // State
@@ -606,7 +608,7 @@ textarea:focus { border-color: var(--accent); }
     const dir = m.direction === 'in' ? 'in' : 'out';
     const row = el('div', {
       class: `msg ${dir}`,
-      'data-message-id': typeof m.id === 'string' ? m.id : null,
+      'data-message-id': idKey(m.id),
       'data-client-id': typeof m.client_id === 'string' ? m.client_id : null,
       'data-direction': dir,
       'data-content-type': str(content.type) || 'unknown',
@@ -669,17 +671,19 @@ textarea:focus { border-color: var(--accent); }
     if (event.id > state.lastEventId) state.lastEventId = event.id;
     if (event.type === 'message') handleMessage(event.message);
     else if (event.type === 'message_status') {
-      const row = state.messages.get(event.message_id);
+      const key = idKey(event.message_id);
+      const row = key && state.messages.get(key);
       if (row) applyStatus(row, event.status);
-      else if (typeof event.message_id === 'string') state.earlyStatus.set(event.message_id, event.status);
+      else if (key) state.earlyStatus.set(key, event.status);
     }
     // Other event types (conversation_opened, …) are not shown but still count as seen.
   }
 
   function handleMessage(m) {
-    if (!m || typeof m !== 'object' || typeof m.id !== 'string') return;
+    const key = m && typeof m === 'object' ? idKey(m.id) : null;
+    if (!key) return;
     const row = renderMessage(m);
-    const existing = state.messages.get(m.id);
+    const existing = state.messages.get(key);
     const own = typeof m.client_id === 'string' && m.direction === 'in';
     const pending = own ? state.pending.get(m.client_id) : null;
     if (own) {
@@ -694,8 +698,8 @@ textarea:focus { border-color: var(--accent); }
     } else {
       insertServerRow(row);
     }
-    state.messages.set(m.id, row);
-    if (state.earlyStatus.has(m.id)) { applyStatus(row, state.earlyStatus.get(m.id)); state.earlyStatus.delete(m.id); }
+    state.messages.set(key, row);
+    if (state.earlyStatus.has(key)) { applyStatus(row, state.earlyStatus.get(key)); state.earlyStatus.delete(key); }
     else if (m.direction !== 'in' && m.status === 'failed') applyStatus(row, 'failed');
     const content = m.content || {};
     if (m.direction === 'in' && content.type === 'reply') markAnswered(row, str(content.payload));

@@ -240,13 +240,17 @@ class VisitorSession:
             await self.ws.send_json({"type": "ready", "last_event_id": self.last_sent})
             reader = asyncio.create_task(self._read())
             writer = asyncio.create_task(self._write(subscription))
-            _done, pending = await asyncio.wait(
+            done, pending = await asyncio.wait(
                 {reader, writer}, return_when=asyncio.FIRST_COMPLETED
             )
             for task in pending:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
+            for task in done:  # retrieve it: a closed socket is the normal way to end
+                error = task.exception()
+                if error is not None and not isinstance(error, WebSocketDisconnect):
+                    log.warning("webchat_session_failed", error=type(error).__name__)
         except WebSocketDisconnect:
             pass
         finally:
