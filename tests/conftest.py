@@ -9,6 +9,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import text
 
 from toonbank.app import create_app
@@ -17,6 +18,11 @@ from toonbank.context import Context, create_context
 from toonbank.db.migrate import upgrade
 from toonbank.models import Base
 from toonbank.workspaces.service import create_workspace
+
+# CI explores the same examples on every run (no flaky red builds); locally Hypothesis searches.
+hypothesis_settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 PG_ADMIN = os.environ.get("TOONBANK_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ["sqlite", "postgresql"]

@@ -1,0 +1,5 @@
+"""Viber REST Bot API channel."""
+
+from toonbank.channels.viber.adapter import ViberChannel, signature
+
+__all__ = ["ViberChannel", "signature"]
