@@ -1,0 +1,237 @@
+"""Twilio Programmable Messaging: SMS, MMS and WhatsApp via Twilio.
+
+Settings (named as in Twilio's docs): ``account_sid`` (public, required), ``auth_token``
+(secret, required), and a sender: ``from_number`` (E.164, or ``whatsapp:+…``) and/or
+``messaging_service_sid`` (``MG…``). Optional ``status_callback_url``: sent as
+``StatusCallback`` so delivery receipts arrive (point it at this connection's webhook URL).
+
+Inbound: Twilio POSTs ``application/x-www-form-urlencoded`` to the number's (or Messaging
+Service's) webhook URL, signed with ``X-Twilio-Signature = base64(HMAC-SHA1(auth_token, URL +
+sorted name+value pairs))``. Verification uses the official ``twilio`` SDK's
+``RequestValidator`` (pure, no I/O; it accepts the URL with and without the default port, since
+Twilio's signing is inconsistent there). The URL must be the *public* URL Twilio called: behind
+a TLS-terminating proxy our own view (``http://10.0.0.5:8000/…``) differs, so the webhook route
+passes ``public_url`` + path + query in ``InboundRequest.url``. Set the configured webhook URL
+in Twilio to exactly that URL (same scheme, host, path and query). Webhooks signed with a
+Twilio *SharedKey* (``X-Twilio-Webhooks-Signature-Settings``) are rejected with a clear error.
+
+Outbound: ``POST {api_base_url}/2010-04-01/Accounts/{account_sid}/Messages.json`` (form fields
+``To``, ``From``/``MessagingServiceSid``, ``Body``, ``MediaUrl``, ``StatusCallback``), HTTP Basic
+auth ``account_sid:auth_token``. The ``From`` channel prefix follows the recipient's: a reply to
+``whatsapp:+31…`` goes out from ``whatsapp:<from_number>``. Twilio has no idempotency key for
+this API, so a send retried after a crash mid-request may be delivered twice.
+
+Rate: 1 message/second is the default (a long-code number in the US); toll-free numbers, short
+codes, WhatsApp senders and Messaging Services with several numbers allow more — raise the
+connection's ``rate_per_second`` accordingly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+from urllib.parse import parse_qs
+
+import httpx
+from twilio.request_validator import RequestValidator
+
+from toonbank.channels.base import (
+    ChannelAdapter,
+    Connection,
+    InboundRequest,
+    Manifest,
+    ParsedEvent,
+    PayloadError,
+    SendError,
+    SendResult,
+    SignatureError,
+    WebhookResponse,
+    classify_http_failure,
+    retry_after_seconds,
+)
+from toonbank.channels.capabilities import PLAIN_TEXT
+from toonbank.channels.content import Content, Media, Text
+from toonbank.channels.twilio.inbound import ERROR_CODES, parse_form
+
+DEFAULT_API_BASE = "https://api.twilio.com"
+SIGNATURE_HEADER = "x-twilio-signature"
+SHARED_KEY_HEADER = "x-twilio-webhooks-signature-settings"
+DEFAULT_RETRY_AFTER = 1.0
+EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+CAPABILITIES = dataclasses.replace(PLAIN_TEXT, media=frozenset({"image"}))
+"""SMS-like text (1600 chars, Twilio's Body limit) plus images by ``MediaUrl`` (MMS/WhatsApp)."""
+
+
+class _FormParams(dict[str, list[str]]):
+    """Form fields with all their values; ``getlist`` is what ``RequestValidator`` looks for."""
+
+    def getlist(self, name: str) -> list[str]:
+        return self[name]
+
+    def first(self) -> dict[str, str]:
+        return {name: values[0] for name, values in self.items() if values}
+
+
+def _form(body: bytes) -> _FormParams:
+    """Parse a form body, keeping blank values (Twilio signs ``ToCity=`` as "ToCity")."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise PayloadError("body is not UTF-8 form data") from None
+    return _FormParams(parse_qs(text, keep_blank_values=True))
+
+
+class TwilioChannel(ChannelAdapter):
+    """SMS, MMS and WhatsApp via Twilio Programmable Messaging."""
+
+    manifest = Manifest(
+        type="twilio",
+        title="Twilio (SMS, MMS, WhatsApp)",
+        capabilities=CAPABILITIES,
+        required_settings=("account_sid", "auth_token"),
+        secret_settings=("auth_token",),
+        default_rate_per_second=1,
+        idempotent_sends=False,
+    )
+
+    def verify(self, request: InboundRequest, connection: Connection) -> None:
+        """Check ``X-Twilio-Signature`` over the public URL and every form parameter."""
+        signature = request.headers.get(SIGNATURE_HEADER, "").strip()
+        if not signature:
+            raise SignatureError("missing X-Twilio-Signature header")
+        if request.headers.get(SHARED_KEY_HEADER):
+            raise SignatureError(
+                "webhook signed with a Twilio SharedKey (X-Twilio-Webhooks-Signature-Settings); "
+                "only Auth Token signatures are supported — remove the Webhook Setting's key"
+            )
+        token = connection.setting("auth_token")
+        if not token:
+            raise SignatureError("connection has no auth_token")
+        if request.method.upper() == "GET":
+            params: _FormParams = _FormParams()  # GET webhooks: the parameters are in the URL
+        else:
+            try:
+                params = _form(request.body)
+            except PayloadError:
+                raise SignatureError("body is not UTF-8 form data") from None
+        if not RequestValidator(str(token)).validate(request.url, params, signature):
+            raise SignatureError(
+                "X-Twilio-Signature does not match (wrong auth_token, or the URL Twilio called "
+                "differs from the public webhook URL)"
+            )
+
+    def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
+        """Inbound messages and status callbacks (see :mod:`toonbank.channels.twilio.inbound`)."""
+        if request.method.upper() == "GET":
+            return parse_form(dict(request.query))
+        return parse_form(_form(request.body).first())
+
+    def acknowledge(self, events: list[ParsedEvent]) -> WebhookResponse:
+        """An empty TwiML document: Twilio expects TwiML and sends no automatic reply."""
+        return WebhookResponse(status=200, body=EMPTY_TWIML, media_type="text/xml")
+
+    async def send(
+        self,
+        http: httpx.AsyncClient,
+        connection: Connection,
+        recipient: str,
+        content: Content,
+        *,
+        idempotency_key: str,
+    ) -> SendResult:
+        """Create one Message resource; returns its ``sid`` (what status callbacks carry)."""
+        account_sid = str(connection.setting("account_sid") or "")
+        token = str(connection.setting("auth_token") or "")
+        if not account_sid or not token:
+            raise SendError(
+                "connection needs account_sid and auth_token", retryable=False, error_code="config"
+            )
+        form = _message_form(connection, recipient, content)
+        base = (connection.api_base_url or DEFAULT_API_BASE).rstrip("/")
+        url = f"{base}/2010-04-01/Accounts/{account_sid}/Messages.json"
+        response = await http.post(url, data=form, auth=httpx.BasicAuth(account_sid, token))
+        if response.status_code >= 300:
+            raise _send_error(response)
+        try:
+            sid = response.json().get("sid")
+        except (ValueError, AttributeError):
+            sid = None
+        return SendResult(provider_message_id=str(sid) if sid else None)
+
+
+def _channel_prefix(address: str) -> str:
+    """``"whatsapp:"`` for ``"whatsapp:+31…"``, ``""`` for a plain number."""
+    head, sep, _ = address.partition(":")
+    return f"{head}:" if sep and head.isalpha() else ""
+
+
+def _sender(connection: Connection, recipient: str) -> dict[str, str]:
+    """``From`` (with the recipient's channel prefix) and/or ``MessagingServiceSid``."""
+    sender: dict[str, str] = {}
+    service = connection.setting("messaging_service_sid")
+    number = str(connection.setting("from_number") or "")
+    if number:
+        bare = number.removeprefix(_channel_prefix(number))
+        sender["From"] = _channel_prefix(recipient) + bare
+    if service:
+        sender["MessagingServiceSid"] = str(service)
+    if not sender:
+        raise SendError(
+            "connection needs from_number or messaging_service_sid",
+            retryable=False,
+            error_code="config",
+        )
+    return sender
+
+
+def _message_form(connection: Connection, recipient: str, content: Content) -> dict[str, Any]:
+    """The form fields of ``POST …/Messages.json`` for one (already degraded) content item."""
+    form: dict[str, Any] = {"To": recipient, **_sender(connection, recipient)}
+    if isinstance(content, Text):
+        form["Body"] = content.text
+    elif isinstance(content, Media) and content.kind == "image":
+        form["MediaUrl"] = content.url
+        if content.caption:
+            form["Body"] = content.caption
+    else:
+        raise SendError(
+            f"Twilio cannot send {content.type} natively (degrade it first)",
+            retryable=False,
+            error_code="unsupported_content",
+        )
+    callback = connection.settings.get("status_callback_url")
+    if callback:
+        form["StatusCallback"] = str(callback)
+    return form
+
+
+def _send_error(response: httpx.Response) -> SendError:
+    """Map Twilio's error JSON ``{"code", "message", "more_info", "status"}`` to a SendError."""
+    try:
+        data = response.json()
+    except ValueError:
+        data = None
+    payload: dict[str, Any] = data if isinstance(data, dict) else {}
+    code = str(payload.get("code") or "")
+    message = str(payload.get("message") or f"Twilio answered HTTP {response.status_code}")
+    detail = f"Twilio error {code}: {message}" if code else message
+    status = response.status_code
+    name = ERROR_CODES.get(code)
+    if name == "rate_limited" or status == 429:
+        return SendError(
+            detail,
+            retryable=True,
+            error_code="rate_limited",
+            http_status=status,
+            retry_after=retry_after_seconds(response) or DEFAULT_RETRY_AFTER,
+        )
+    if status >= 500:
+        return classify_http_failure(response, detail)
+    if code == "20003" or status == 401:
+        return SendError(detail, retryable=False, error_code="auth", http_status=status)
+    if name or code:
+        return SendError(
+            detail, retryable=False, error_code=name or f"twilio_{code}", http_status=status
+        )
+    return classify_http_failure(response, detail)
