@@ -59,7 +59,7 @@ def create_context(settings: Settings) -> Context:
         visitor_tokens=TokenSigner(secret, "webchat-visitor"),
         http=httpx.AsyncClient(
             timeout=httpx.Timeout(settings.dispatch_timeout),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
             headers={"user-agent": "Toonbank/0.1"},
         ),
         connections=ConnectionCache(db, box),

@@ -45,6 +45,7 @@ def backoff_seconds(attempt: int, base: float, cap: float, retry_after: float | 
     return delay
 
 
+GROUP_COMMIT_LINGER = 0.003
 PACING_WINDOW = 2.0
 """Seconds of sends per connection claimed at once: a claim never outlives its lease waiting
 for the rate limiter (lease = send timeout + this window + a margin)."""
@@ -99,7 +100,7 @@ class Dispatcher:
     bookkeeping (and the next reply) of the fast ones.
     """
 
-    def __init__(self, ctx: Any, owner: str, concurrency: int = 64) -> None:
+    def __init__(self, ctx: Any, owner: str, concurrency: int = 16) -> None:
         self.ctx = ctx
         self.owner = owner
         self.concurrency = concurrency
@@ -251,6 +252,9 @@ class Dispatcher:
                     f"internal error: {type(exc).__name__}", retryable=True, error_code="internal"
                 )
         self._done.append(outcome)
+        if not self._commit_lock.locked():
+            # Linger a moment so sends finishing together share one commit.
+            await asyncio.sleep(GROUP_COMMIT_LINGER)
         async with self._commit_lock:
             batch, self._done = self._done, []
             if batch:
