@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -67,6 +68,9 @@ class Database:
     sessionmaker: async_sessionmaker[AsyncSession]
     read_engine: AsyncEngine
     read_sessionmaker: async_sessionmaker[AsyncSession]
+    write_lock: asyncio.Lock | None = None
+    """SQLite only: this process's writers queue here, in order, instead of spinning in
+    SQLite's busy handler (which sleeps and retries in no particular order)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -74,7 +78,7 @@ class Database:
 
     def uow(self) -> UnitOfWork:
         """A new unit of work: one transaction, side effects released after commit."""
-        return UnitOfWork(self.sessionmaker)
+        return UnitOfWork(self.sessionmaker, self.write_lock)
 
     @asynccontextmanager
     async def session(self) -> AsyncIterator[AsyncSession]:
@@ -109,4 +113,5 @@ def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Dat
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
         read_engine=read_engine,
         read_sessionmaker=async_sessionmaker(read_engine, expire_on_commit=False),
+        write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
     )

@@ -8,6 +8,7 @@ callbacks are dropped, so nothing is announced that did not happen.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 
@@ -20,8 +21,11 @@ Callback = Callable[[], Awaitable[None] | None]
 
 
 class UnitOfWork:
-    def __init__(self, maker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self, maker: async_sessionmaker[AsyncSession], write_lock: asyncio.Lock | None = None
+    ) -> None:
         self._maker = maker
+        self._write_lock = write_lock
         self._callbacks: list[Callback] = []
         self.session: AsyncSession
         self.locked: set[str] = set()
@@ -32,10 +36,20 @@ class UnitOfWork:
         self._callbacks.append(callback)
 
     async def __aenter__(self) -> UnitOfWork:
-        self.session = self._maker()
-        await self.session.__aenter__()
-        await self.session.begin()
+        if self._write_lock is not None:
+            await self._write_lock.acquire()
+        try:
+            self.session = self._maker()
+            await self.session.__aenter__()
+            await self.session.begin()
+        except BaseException:
+            self._release()
+            raise
         return self
+
+    def _release(self) -> None:
+        if self._write_lock is not None and self._write_lock.locked():
+            self._write_lock.release()
 
     async def __aexit__(
         self,
@@ -49,7 +63,10 @@ class UnitOfWork:
             else:
                 await self.session.rollback()
         finally:
-            await self.session.close()
+            try:
+                await self.session.close()
+            finally:
+                self._release()
         if exc_type is None:
             await self._run_callbacks()
 

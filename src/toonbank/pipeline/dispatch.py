@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,7 +108,9 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._limiters: dict[str, AsyncLimiter] = {}
         self._paused_until: dict[str, float] = {}
-        self._inflight: set[int] = set()
+        self._inflight: dict[int, str | None] = {}  # message id -> connection id
+        self._tasks: set[asyncio.Task[int]] = set()
+        self.on_slot_free: Callable[[], None] | None = None
         self._done: list[_Outcome] = []
         self._last_heard: dict[tuple[str, str | None], datetime | None] = {}
         self._commit_lock = asyncio.Lock()
@@ -125,30 +128,59 @@ class Dispatcher:
         return limiter
 
     async def run_once(self) -> int:
-        """Try every message that is due now; returns how many were attempted."""
-        ids = await self._pick(await due_messages(self.ctx))
-        if not ids:
+        """Claim what is due and start sending it; returns how many sends were started.
+
+        Sends run as tasks: the next claim does not wait for the slowest send of the previous
+        one, so the outbox keeps flowing at the providers' pace (continuous dispatch).
+        """
+        free = self.concurrency - len(self._inflight)
+        if free < max(1, self.concurrency // 2):
+            return 0  # refill in batches: one due query and one claim per half-window
+        picked = await self._pick(await due_messages(self.ctx, limit=2 * free), free)
+        if not picked:
             return 0
-        self._inflight.update(ids)
+        ids = [message_id for message_id, _ in picked]
+        self._inflight.update(picked)
+        claimed: list[tuple[Message, int]] = []
         try:
             claimed = await self._claim(ids)
-            await asyncio.gather(*(self._deliver(m, a) for m, a in claimed))
         finally:
-            self._inflight.difference_update(ids)
+            taken = {m.id for m, _ in claimed}
+            for message_id in ids:
+                if message_id not in taken:
+                    self._inflight.pop(message_id, None)
+        for message, attempt_id in claimed:
+            task = asyncio.create_task(self._deliver(message, attempt_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._task_done)
         return len(claimed)
 
-    async def _pick(self, due: list[tuple[int, str | None]]) -> list[int]:
-        """At most one pacing window of sends per connection, none for paused connections."""
+    def _task_done(self, task: asyncio.Task[int]) -> None:
+        self._tasks.discard(task)
+        if self.on_slot_free is not None:
+            self.on_slot_free()
+
+    async def settle(self, timeout: float | None = None) -> None:
+        """Wait for the sends in flight (tests, ``drain``, graceful shutdown)."""
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=timeout)
+
+    async def _pick(
+        self, due: list[tuple[int, str | None]], free: int
+    ) -> list[tuple[int, str | None]]:
+        """At most one pacing window of sends per connection (counting those in flight),
+        none for paused connections, at most ``free`` in all."""
         budget: dict[str | None, int] = {}
-        picked: list[int] = []
+        picked: list[tuple[int, str | None]] = []
         for message_id, connection_id in due:
-            if message_id in self._inflight or len(picked) >= self.concurrency:
+            if message_id in self._inflight or len(picked) >= free:
                 continue
             if connection_id not in budget:
-                budget[connection_id] = await self._budget(connection_id)
+                in_flight = sum(1 for c in self._inflight.values() if c == connection_id)
+                budget[connection_id] = await self._budget(connection_id) - in_flight
             if budget[connection_id] > 0:
                 budget[connection_id] -= 1
-                picked.append(message_id)
+                picked.append((message_id, connection_id))
         return picked
 
     async def _budget(self, connection_id: str | None) -> int:
@@ -252,6 +284,13 @@ class Dispatcher:
                     f"internal error: {type(exc).__name__}", retryable=True, error_code="internal"
                 )
         self._done.append(outcome)
+        try:
+            await self._group_commit()
+        finally:
+            self._inflight.pop(message.id, None)
+        return 1 if outcome.error is None else 0
+
+    async def _group_commit(self) -> None:
         if not self._commit_lock.locked():
             # Linger a moment so sends finishing together share one commit.
             await asyncio.sleep(GROUP_COMMIT_LINGER)
@@ -259,7 +298,6 @@ class Dispatcher:
             batch, self._done = self._done, []
             if batch:
                 await self._finish(batch)
-        return 1 if outcome.error is None else 0
 
     async def _pace(self, connection: Connection) -> None:
         pause = self._paused_until.get(connection.id, 0.0) - time.monotonic()

@@ -38,6 +38,7 @@ class Worker:
         self.name = name or worker_name()
         self.dispatcher = Dispatcher(ctx, self.name)
         self._wake = {stage: asyncio.Event() for stage in STAGES}
+        self.dispatcher.on_slot_free = self._wake["dispatch"].set
         self._stopping = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -110,6 +111,7 @@ class Worker:
         deadline = loop.time() + timeout
         while loop.time() < deadline:
             did = await self._normalize() + await self._process() + await self._dispatch()
+            await self.dispatcher.settle()
             if not did:
                 return
         raise TimeoutError("pipeline did not drain in time")
@@ -124,6 +126,7 @@ class Worker:
             _done, pending = await asyncio.wait(loops, timeout=grace)
             for task in pending:
                 task.cancel()
+        await self.dispatcher.settle(timeout=grace)  # sends in flight finish and are recorded
         listen.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.gather(*self._tasks, return_exceptions=True)
