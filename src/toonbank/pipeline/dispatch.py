@@ -15,14 +15,14 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import structlog
 from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, exists, insert, or_, select, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
 from toonbank.channels.base import Connection, SendError, SendResult
@@ -481,20 +481,40 @@ async def _last_inbound(
 
 
 async def next_due_in(ctx: Any) -> float | None:
-    """Seconds until the earliest scheduled retry (None when the outbox is empty)."""
-    from sqlalchemy import func
+    """Seconds until some reply becomes sendable by the clock (a retry or an expired lease).
 
+    Replies waiting behind an earlier one of their conversation, and sends in flight, are not
+    clock events: the dispatcher is woken when those finish. Counting them would make an idle
+    dispatcher poll continuously while anything is in flight.
+    """
+    earlier = aliased(Message)
+    ready_at = case(
+        (
+            and_(Message.lease_until.is_not(None), Message.lease_until > Message.next_attempt_at),
+            Message.lease_until,
+        ),
+        else_=Message.next_attempt_at,
+    )
     async with ctx.db.session() as session:
         due = await session.scalar(
-            select(func.min(Message.next_attempt_at)).where(
-                Message.status.in_(ACTIVE), Message.direction == "out"
+            select(func.min(ready_at)).where(
+                Message.status.in_(ACTIVE),
+                Message.direction == "out",
+                ~exists().where(
+                    and_(
+                        earlier.conversation_id == Message.conversation_id,
+                        earlier.direction == "out",
+                        earlier.status.in_(ACTIVE),
+                        earlier.id < Message.id,
+                    )
+                ),
             )
         )
     if due is None:
         return None
+    if isinstance(due, str):  # SQLite returns the CASE expression's value untyped
+        due = datetime.fromisoformat(due)
     if due.tzinfo is None:
-        from datetime import UTC
-
         due = due.replace(tzinfo=UTC)
     return max(0.0, (due - now()).total_seconds())
 
