@@ -20,6 +20,7 @@ from toonbank.config import Settings
 from toonbank.context import Context, create_context
 from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, Message, new_id
+from toonbank.models.conversations import is_outbox, is_unprocessed
 from toonbank.pipeline.ingest import store_events
 from toonbank.pipeline.worker import Worker
 from toonbank.workspaces.service import workspace_by_name
@@ -96,8 +97,7 @@ class TerminalSession:
                 .select_from(Message)
                 .where(
                     Message.contact_id == contact_id,
-                    ((Message.direction == "in") & Message.processed_at.is_(None))
-                    | ((Message.direction == "out") & Message.status.in_(("queued", "sending"))),
+                    is_unprocessed(Message) | is_outbox(Message),
                 )
             )
         return not busy

@@ -7,12 +7,15 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    ColumnElement,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    and_,
+    literal_column,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -90,8 +93,8 @@ class Message(Base):
         Index("ix_messages_conversation_id_id", "conversation_id", "id"),
         Index(
             "ix_messages_unprocessed",
-            "conversation_id",
             "id",
+            "conversation_id",
             sqlite_where=text("direction = 'in' AND processed_at IS NULL"),
             postgresql_where=text("direction = 'in' AND processed_at IS NULL"),
         ),
@@ -133,6 +136,23 @@ class Message(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+def is_outbox(message: Any) -> ColumnElement[bool]:
+    """Outbound and not yet handed over: the outbox (matches ``ix_messages_outbox``).
+
+    Written with literal constants on purpose: a planner can only use a partial index when the
+    query's condition visibly implies the index's, which bound parameters hide.
+    """
+    return and_(
+        message.direction == literal_column("'out'"),
+        message.status.in_([literal_column("'queued'"), literal_column("'sending'")]),
+    )
+
+
+def is_unprocessed(message: Any) -> ColumnElement[bool]:
+    """Customer messages not yet answered (matches ``ix_messages_unprocessed``)."""
+    return and_(message.direction == literal_column("'in'"), message.processed_at.is_(None))
 
 
 class DeliveryAttempt(Base):

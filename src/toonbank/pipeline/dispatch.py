@@ -30,6 +30,7 @@ from toonbank.channels.content import parse_content
 from toonbank.conversations.events import EventSpec, record_events
 from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, DeliveryAttempt, Message
+from toonbank.models.conversations import is_outbox
 from toonbank.ops import metrics
 from toonbank.pipeline.receipts import advance, take_pending_receipts
 
@@ -56,15 +57,13 @@ def _sendable(moment: datetime) -> list[ColumnElement[bool]]:
     """Due, unleased, and the oldest undelivered reply of its conversation (replies in order)."""
     earlier = aliased(Message)
     return [
-        Message.status.in_(ACTIVE),
-        Message.direction == "out",
+        is_outbox(Message),
         Message.next_attempt_at <= moment,
         or_(Message.lease_until.is_(None), Message.lease_until < moment),
         ~exists().where(
             and_(
                 earlier.conversation_id == Message.conversation_id,
-                earlier.direction == "out",
-                earlier.status.in_(ACTIVE),
+                is_outbox(earlier),
                 earlier.id < Message.id,
             )
         ),
@@ -498,13 +497,11 @@ async def next_due_in(ctx: Any) -> float | None:
     async with ctx.db.session() as session:
         due = await session.scalar(
             select(func.min(ready_at)).where(
-                Message.status.in_(ACTIVE),
-                Message.direction == "out",
+                is_outbox(Message),
                 ~exists().where(
                     and_(
                         earlier.conversation_id == Message.conversation_id,
-                        earlier.direction == "out",
-                        earlier.status.in_(ACTIVE),
+                        is_outbox(earlier),
                         earlier.id < Message.id,
                     )
                 ),
@@ -524,8 +521,6 @@ async def outbox_depth(ctx: Any) -> int:
 
     async with ctx.db.session() as session:
         value = await session.scalar(
-            select(func.count())
-            .select_from(Message)
-            .where(Message.status.in_(ACTIVE), Message.direction == "out")
+            select(func.count()).select_from(Message).where(is_outbox(Message))
         )
     return int(value or 0)

@@ -27,6 +27,7 @@ from toonbank.conversations.service import Outbound, change_status, queue_outbou
 from toonbank.conversations.states import BOT, CLOSED, QUEUED
 from toonbank.kit.clock import now
 from toonbank.models import Conversation, Message, Workspace
+from toonbank.models.conversations import is_unprocessed
 from toonbank.ops import metrics
 from toonbank.pipeline.leases import claim_conversations, release_conversations
 from toonbank.responders.base import Turn, TurnResult
@@ -55,7 +56,7 @@ async def pending_conversations(ctx: Any, limit: int = BATCH) -> list[str]:
     async with ctx.db.session() as session:
         rows = await session.execute(
             select(Message.conversation_id)
-            .where(Message.direction == "in", Message.processed_at.is_(None))
+            .where(is_unprocessed(Message))
             .order_by(Message.id)
             .limit(limit)
         )
@@ -95,8 +96,7 @@ async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
                 select(Message)
                 .where(
                     Message.conversation_id.in_(claimed),
-                    Message.direction == "in",
-                    Message.processed_at.is_(None),
+                    is_unprocessed(Message),
                 )
                 .order_by(Message.id)
             )
