@@ -39,6 +39,7 @@ from toonbank.channels.base import (
     SendResult,
     SignatureError,
     classify_http_failure,
+    json_body,
 )
 from toonbank.channels.capabilities import RICH
 from toonbank.channels.content import Content, dump_content, parse_content
@@ -97,10 +98,7 @@ class ApiChannel(ChannelAdapter):
             raise SignatureError("signature does not match the body")
 
     def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise PayloadError("body is not valid JSON") from None
+        data = json_body(request)
         if not isinstance(data, dict):
             raise PayloadError("body must be a JSON object")
         events: list[ParsedEvent] = []

@@ -180,6 +180,16 @@ class ChannelAdapter(ABC):
         """Hand one (already degraded) content item to the provider."""
 
 
+def json_body(request: InboundRequest) -> Any:
+    """The request body as JSON, or :class:`PayloadError` with a clear message."""
+    import json
+
+    try:
+        return json.loads(request.body)
+    except (ValueError, UnicodeDecodeError):
+        raise PayloadError("body is not valid JSON") from None
+
+
 def retry_after_seconds(response: httpx.Response) -> float | None:
     """Parse a ``Retry-After`` header (seconds or HTTP date)."""
     value = response.headers.get("retry-after")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import uuid
 from typing import Any
 
@@ -31,11 +30,11 @@ from toonbank.channels.base import (
     InboundRequest,
     Manifest,
     ParsedEvent,
-    PayloadError,
     SendError,
     SendResult,
     SignatureError,
     classify_http_failure,
+    json_body,
     retry_after_seconds,
 )
 from toonbank.channels.capabilities import Capabilities
@@ -101,10 +100,7 @@ class LineChannel(ChannelAdapter):
 
     def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
         """Messages and postbacks of the body's events (other events are skipped)."""
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise PayloadError("body is not valid JSON") from None
+        data = json_body(request)
         return parse_body(data)
 
     async def send(

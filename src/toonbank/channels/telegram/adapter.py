@@ -34,12 +34,12 @@ from toonbank.channels.base import (
     InboundRequest,
     Manifest,
     ParsedEvent,
-    PayloadError,
     SendError,
     SendResult,
     SignatureError,
     WebhookResponse,
     classify_http_failure,
+    json_body,
     retry_after_seconds,
 )
 from toonbank.channels.capabilities import Capabilities
@@ -91,10 +91,7 @@ class TelegramChannel(ChannelAdapter):
 
     def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
         """One ``Update`` → zero or one event."""
-        try:
-            update = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise PayloadError("body is not valid JSON") from None
+        update = json_body(request)
         return parse_update(update)
 
     def acknowledge(self, events: list[ParsedEvent]) -> WebhookResponse:

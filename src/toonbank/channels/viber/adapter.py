@@ -20,7 +20,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import hmac
-import json
 from typing import Any
 
 import httpx
@@ -36,6 +35,7 @@ from toonbank.channels.base import (
     SendResult,
     SignatureError,
     classify_http_failure,
+    json_body,
     retry_after_seconds,
 )
 from toonbank.channels.capabilities import Capabilities
@@ -115,10 +115,7 @@ class ViberChannel(ChannelAdapter):
 
     def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
         """One callback → zero or one event (64-bit tokens kept exact)."""
-        try:
-            data = json.loads(request.body)
-        except (ValueError, UnicodeDecodeError):
-            raise PayloadError("body is not valid JSON") from None
+        data = json_body(request)
         return parse_callback(data)
 
     async def send(
