@@ -27,6 +27,7 @@ from sqlalchemy.orm import aliased
 
 from toonbank.channels.base import Connection, SendError, SendResult
 from toonbank.channels.content import parse_content
+from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.conversations.events import EventSpec, record_events
 from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, DeliveryAttempt, Message
@@ -112,6 +113,7 @@ class Dispatcher:
         self.on_slot_free: Callable[[], None] | None = None
         self._done: list[_Outcome] = []
         self._last_heard: dict[tuple[str, str | None], datetime | None] = {}
+        self._opted_out: dict[str, set[str]] = {}
         self._commit_lock = asyncio.Lock()
 
     def _limiter(self, connection: Connection) -> AsyncLimiter | None:
@@ -250,7 +252,12 @@ class Dispatcher:
                 .returning(DeliveryAttempt.id, DeliveryAttempt.message_id)
             )
             attempt_of = {message_id: attempt_id for attempt_id, message_id in attempts}
-            self._last_heard = await _last_inbound(session, messages)
+            if not self._tasks:  # nothing in flight reads them: start afresh (bounded memory)
+                self._last_heard, self._opted_out = {}, {}
+            self._last_heard.update(await _last_inbound(session, messages))
+            contacts = {m.contact_id for m in messages}
+            blocked = await opted_out(session, contacts)
+            self._opted_out.update({cid: blocked.get(cid, set()) for cid in contacts})
         return [(m, attempt_of[m.id]) for m in messages]
 
     async def _deliver(self, message: Message, attempt_id: int) -> int:
@@ -314,6 +321,12 @@ class Dispatcher:
             raise SendError(
                 f"stored content is invalid: {exc}", retryable=False, error_code="content"
             ) from None
+        if connection.type in self._opted_out.get(message.contact_id, ()):
+            raise SendError(
+                f"the customer opted out of {connection.type} (STOP); they must opt back in",
+                retryable=False,
+                error_code="opted_out",
+            )
         window = adapter.manifest.session_window_seconds
         if window is not None and message.content.get("type") != "template":
             heard = self._last_heard.get((message.contact_id, message.connection_id))
@@ -364,6 +377,7 @@ class Dispatcher:
             }
             events: list[EventSpec] = []
             sent: list[Message] = []
+            opt_outs: list[tuple[str, str]] = []
             for outcome in outcomes:
                 row, record = rows[outcome.message_id], attempts[outcome.attempt_id]
                 record.finished_at = moment
@@ -377,7 +391,9 @@ class Dispatcher:
                     self._sent(row, record, outcome, moment, events)
                     sent.append(row)
                 else:
-                    self._failed(row, record, outcome, moment, events)
+                    self._failed(row, record, outcome, moment, events, opt_outs)
+            for contact_id, channel in opt_outs:  # the provider says: this customer opted out
+                await set_opt_out(session, contact_id, channel, True)
             events.extend(await take_pending_receipts(uow, sent))
             await record_events(uow, self.ctx.bus, events)
 
@@ -408,6 +424,7 @@ class Dispatcher:
         outcome: _Outcome,
         moment: datetime,
         events: list[EventSpec],
+        opt_outs: list[tuple[str, str]],
     ) -> None:
         error = outcome.error
         assert error is not None
@@ -442,6 +459,8 @@ class Dispatcher:
         row.error_detail = error.detail[:1000]
         if spec is not None:
             events.append(spec)
+        if error.error_code == "opted_out" and outcome.channel != "none":
+            opt_outs.append((row.contact_id, outcome.channel))
         if error.error_code == "window_closed":
             # Tell whoever wrote it (agent in the inbox, the assistant) that a template is needed.
             events.append(

@@ -16,6 +16,7 @@ import structlog
 from sqlalchemy import func, select, tuple_, update
 
 from toonbank.channels.base import Connection
+from toonbank.contacts.consent import set_opt_out
 from toonbank.contacts.service import resolve_contact
 from toonbank.conversations.events import EventSpec, message_view, record_events
 from toonbank.conversations.service import open_conversation
@@ -214,6 +215,11 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
             "last_connection_id": item.connection.id,
         }
         metrics.MESSAGES_IN.labels(item.connection.type).inc()
+        extra = item.row.payload.get("extra") or {}
+        if extra.get("opt_out") or extra.get("opt_in"):  # STOP / START keywords
+            await set_opt_out(
+                session, value["contact_id"], item.connection.type, bool(extra.get("opt_out"))
+            )
         if ctx.settings.log_bodies:  # opt-in debugging aid; off by default (privacy)
             log.info("inbound_body", message_id=message_id, content=value["content"])
     await record_events(uow, ctx.bus, specs)
