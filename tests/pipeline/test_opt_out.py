@@ -81,3 +81,18 @@ async def test_provider_reported_opt_out_marks_the_contact(
     assert [a.error_code for a in attempts] == ["opted_out", "opted_out"]
     assert RefusingChannel.calls == 1
     assert await count(ctx, Message, Message.status == "failed") == 2
+
+
+async def test_on_sms_only_start_lifts_an_opt_out_elsewhere_any_message_does(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
+    from toonbank.contacts.consent import opted_out as opted_out_of
+
+    connection = to_connection(await api_connection(ctx, workspace["id"]), ctx.secret_box)
+    await _say(ctx, connection, "m1", "STOP", opt_out=True)
+    async with ctx.db.session() as session:
+        [contact_id] = (await session.execute(select(Contact.id))).scalars()
+        assert await opted_out_of(session, {contact_id}) == {contact_id: {"api"}}
+    await _say(ctx, connection, "m2", "I unblocked you")  # the api channel has no keywords
+    async with ctx.db.session() as session:
+        assert await opted_out_of(session, {contact_id}) == {}

@@ -144,6 +144,9 @@ class Manifest:
     """True when the provider deduplicates our retries (no duplicate after a crash mid-send)."""
     internal: bool = False
     """Internal channels (web chat, terminal) are delivered by Toonbank itself."""
+    keyword_opt_in: bool = False
+    """True where an opt-out lifts only with an opt-in keyword (SMS: START); elsewhere any new
+    message from the customer lifts it (they unblocked the bot)."""
     session_window_seconds: float | None = None
     """Free-form messages are only allowed this long after the customer's last message
     (WhatsApp: 24 h); outside it only templates go out."""

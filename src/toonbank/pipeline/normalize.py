@@ -16,7 +16,7 @@ import structlog
 from sqlalchemy import func, select, tuple_, update
 
 from toonbank.channels.base import Connection
-from toonbank.contacts.consent import set_opt_out
+from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.contacts.service import resolve_contact
 from toonbank.conversations.events import EventSpec, message_view, record_events
 from toonbank.conversations.service import open_conversation
@@ -163,6 +163,7 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
     contacts = await _contacts(uow, items)
     workspace_of = {contacts[i.identity_key]: i.connection.workspace_id for i in items}
     conversations = await _conversations(ctx, uow, set(contacts.values()), workspace_of)
+    blocked = await opted_out(session, set(contacts.values()))
     values = []
     for item in items:
         payload = item.row.payload
@@ -215,17 +216,29 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
             "last_connection_id": item.connection.id,
         }
         metrics.MESSAGES_IN.labels(item.connection.type).inc()
-        extra = item.row.payload.get("extra") or {}
-        if extra.get("opt_out") or extra.get("opt_in"):  # STOP / START keywords
-            await set_opt_out(
-                session, value["contact_id"], item.connection.type, bool(extra.get("opt_out"))
-            )
+        await _consent(ctx, session, item, value["contact_id"], blocked)
         if ctx.settings.log_bodies:  # opt-in debugging aid; off by default (privacy)
             log.info("inbound_body", message_id=message_id, content=value["content"])
     await record_events(uow, ctx.bus, specs)
     if touched:
         await session.execute(update(Conversation), list(touched.values()))
     return len(specs)
+
+
+async def _consent(
+    ctx: Any, session: Any, item: _Item, contact_id: str, blocked: dict[str, set[str]]
+) -> None:
+    """STOP/START keywords; on channels without keywords a new message lifts an opt-out."""
+    extra = item.row.payload.get("extra") or {}
+    channel = item.connection.type
+    if extra.get("opt_out"):
+        await set_opt_out(session, contact_id, channel, True)
+        blocked.setdefault(contact_id, set()).add(channel)
+    elif channel in blocked.get(contact_id, set()) and (
+        extra.get("opt_in") or not ctx.channels.get(channel).manifest.keyword_opt_in
+    ):
+        await set_opt_out(session, contact_id, channel, False)
+        blocked[contact_id].discard(channel)
 
 
 async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:

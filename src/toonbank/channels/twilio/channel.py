@@ -93,6 +93,7 @@ class TwilioChannel(ChannelAdapter):
         secret_settings=("auth_token",),
         default_rate_per_second=1,
         idempotent_sends=False,
+        keyword_opt_in=True,
     )
 
     def verify(self, request: InboundRequest, connection: Connection) -> None:
