@@ -29,7 +29,7 @@ from toonbank.channels.registry import UnknownChannelType
 from toonbank.channels.render import degrade
 from toonbank.context import Context
 from toonbank.conversations.events import contact_topic
-from toonbank.conversations.service import change_status, queue_outbound, recipient_for
+from toonbank.conversations.service import change_status, queue_outbound, recipients
 from toonbank.conversations.states import InvalidTransition
 from toonbank.models import ChannelConnection, Conversation, DeliveryAttempt, Message, Workspace
 
@@ -120,7 +120,8 @@ async def send_message(
         if connection is None:
             raise ApiError(409, "no_channel", "the customer's channel is disabled")
         adapter = ctx.channels.get(connection.type)
-        recipient = await recipient_for(uow.session, conversation.contact_id, connection.id)
+        key = (conversation.contact_id, connection.id)
+        recipient = (await recipients(uow.session, {key})).get(key)
         messages = []
         for part in degrade(body.content, adapter.manifest.capabilities):
             messages.append(

@@ -133,20 +133,6 @@ async def change_status(
     )
 
 
-async def recipient_for(session: AsyncSession, contact_id: str, connection_id: str) -> str | None:
-    """The external id to address on this connection (the identity last seen there)."""
-    result = await session.execute(
-        select(ContactIdentity.external_id)
-        .where(
-            ContactIdentity.contact_id == contact_id,
-            ContactIdentity.connection_id == connection_id,
-        )
-        .order_by(ContactIdentity.last_inbound_at.desc())
-        .limit(1)
-    )
-    return result.scalar_one_or_none()
-
-
 @dataclass(frozen=True, slots=True)
 class Outbound:
     """One reply to put in the outbox."""
@@ -254,6 +240,9 @@ async def recipients(
     best: dict[tuple[str, str], tuple[Any, str]] = {}
     for contact_id, connection_id, external_id, seen in rows:
         key = (contact_id, connection_id)
-        if key in pairs and (key not in best or (seen and (best[key][0] or seen) <= seen)):
-            best[key] = (seen, external_id)
+        if key not in pairs:
+            continue
+        previous = best.get(key)
+        if previous is None or (seen is not None and (previous[0] is None or seen >= previous[0])):
+            best[key] = (seen, external_id)  # the identity heard from most recently wins
     return {key: external for key, (_seen, external) in best.items()}

@@ -36,7 +36,6 @@ from toonbank.ops import metrics
 from toonbank.pipeline.receipts import advance, take_pending_receipts
 
 log = structlog.get_logger(__name__)
-ACTIVE = ("queued", "sending")
 
 
 def backoff_seconds(attempt: int, base: float, cap: float, retry_after: float | None) -> float:

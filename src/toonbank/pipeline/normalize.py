@@ -26,7 +26,7 @@ from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, Conversation, InboundEvent, Message, PendingReceipt
 from toonbank.ops import metrics
 from toonbank.pipeline.leases import claim_singleton, release_singleton
-from toonbank.pipeline.receipts import apply_receipt
+from toonbank.pipeline.receipts import advance
 
 log = structlog.get_logger(__name__)
 BATCH = 500
@@ -251,6 +251,7 @@ async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:
         )
     )
     messages = {(m.connection_id, m.provider_message_id): m for m in found.scalars()}
+    specs: list[EventSpec] = []
     for item in items:
         payload = item.row.payload
         occurred = _parse_time(payload.get("timestamp")) or now()
@@ -269,15 +270,16 @@ async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:
                 )
             )
             continue
-        await apply_receipt(
-            uow,
-            ctx.bus,
+        spec = advance(
             message,
             payload["status"],
             occurred_at=occurred,
             error_code=payload.get("error_code"),
             error_detail=payload.get("error_detail"),
         )
+        if spec is not None:
+            specs.append(spec)
+    await record_events(uow, ctx.bus, specs)  # one insert for the batch's status events
 
 
 async def pending_count(ctx: Any) -> int:

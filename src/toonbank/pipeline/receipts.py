@@ -11,7 +11,6 @@ from toonbank.conversations.events import EventSpec, record_events
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Message, PendingReceipt
-from toonbank.realtime import Bus
 
 RANK = {"queued": 0, "sending": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
 
@@ -51,26 +50,6 @@ def advance(
         conversation_id=message.conversation_id,
         contact_id=message.contact_id,
     )
-
-
-async def apply_receipt(
-    uow: UnitOfWork,
-    bus: Bus,
-    message: Message,
-    status: str,
-    *,
-    occurred_at: datetime,
-    error_code: str | None = None,
-    error_detail: str | None = None,
-) -> bool:
-    """Advance one message and record the status event; False when it was not a step forward."""
-    spec = advance(
-        message, status, occurred_at=occurred_at, error_code=error_code, error_detail=error_detail
-    )
-    if spec is None:
-        return False
-    await record_events(uow, bus, [spec])
-    return True
 
 
 async def take_pending_receipts(uow: UnitOfWork, messages: list[Message]) -> list[EventSpec]:
