@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 from toonbank.channels.connections import ConnectionCache
 from toonbank.channels.registry import ChannelRegistry, default_registry
 from toonbank.config import Settings
 from toonbank.db import Database, create_database
 from toonbank.kit.crypto import SecretBox, TokenSigner
+from toonbank.pipeline.ingest import LedgerWriter
 from toonbank.realtime import Bus, create_bus
 from toonbank.responders import ResponderRegistry, default_responders
 
@@ -28,7 +30,11 @@ class Context:
     visitor_tokens: TokenSigner
     http: httpx.AsyncClient
     connections: ConnectionCache
+    ledger: LedgerWriter = field(init=False, repr=False)
     _started: bool = field(default=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.ledger = LedgerWriter(self.db, self.wake)
 
     async def wake(self, stage: str) -> None:
         """Tell workers (in this and other processes) that ``stage`` has new work."""
@@ -45,6 +51,21 @@ class Context:
         await self.db.dispose()
 
 
+def provider_client(timeout: float) -> httpx.AsyncClient:
+    """The HTTP client every adapter sends with: httpx's API on aiohttp's connection pool.
+
+    httpcore's pool rescans every pooled connection (a ``select`` each) for every request,
+    which cost ~3 ms of CPU per send with 16 sends in flight; aiohttp's connector does not.
+    """
+    limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+    return httpx.AsyncClient(
+        timeout=httpx.Timeout(timeout),
+        limits=limits,
+        headers={"user-agent": "Toonbank/0.1"},
+        transport=AiohttpTransport(limits=limits),
+    )
+
+
 def create_context(settings: Settings) -> Context:
     secret = settings.resolved_secret_key()
     db = create_database(settings.database_url)
@@ -57,10 +78,6 @@ def create_context(settings: Settings) -> Context:
         responders=default_responders(),
         secret_box=box,
         visitor_tokens=TokenSigner(secret, "webchat-visitor"),
-        http=httpx.AsyncClient(
-            timeout=httpx.Timeout(settings.dispatch_timeout),
-            limits=httpx.Limits(max_connections=16, max_keepalive_connections=16),
-            headers={"user-agent": "Toonbank/0.1"},
-        ),
+        http=provider_client(settings.dispatch_timeout),
         connections=ConnectionCache(db, box),
     )

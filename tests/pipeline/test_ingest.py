@@ -9,8 +9,11 @@ import time
 import httpx
 from tests.helpers import SECRET, api_connection, count, message_payload, post_signed
 
+from toonbank.channels.base import InboundMessage
+from toonbank.channels.content import Text
 from toonbank.context import Context
 from toonbank.models import Contact, Conversation, InboundEvent, Message
+from toonbank.pipeline.ingest import store_events
 from toonbank.pipeline.worker import Worker
 
 
@@ -113,3 +116,27 @@ async def test_signature_of_other_connection_is_rejected(
     assert response.status_code == 401
     assert await count(ctx, InboundEvent) == 0
     assert conn.id != webchat.id
+
+
+async def test_concurrent_webhooks_share_commits_and_each_learns_its_own_outcome(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
+    """Group commit: many callers at once, overlapping duplicates, exact per-caller counts."""
+    row = await api_connection(ctx, workspace["id"])
+    conn = await ctx.connections.get(row.id)
+    assert conn is not None
+
+    def message(pid: str) -> InboundMessage:
+        return InboundMessage(provider_message_id=pid, sender_id="c-1", content=Text(text="hi"))
+
+    # 30 callers: ids 0..9 each sent three times, some inside one call, some across calls.
+    calls = [[message(f"p-{i % 10}")] for i in range(20)] + [
+        [message(f"p-{i}"), message(f"p-{i}")] for i in range(10)
+    ]
+    results = await asyncio.gather(*(store_events(ctx, conn, events) for events in calls))
+    assert sum(r.stored for r in results) == 10
+    assert sum(r.stored + r.duplicates for r in results) == 40
+    assert await count(ctx, InboundEvent) == 10
+    # Idle again: a lone caller is written at once and learns it was a duplicate.
+    again = await store_events(ctx, conn, [message("p-3")])
+    assert (again.stored, again.duplicates) == (0, 1)

@@ -150,6 +150,9 @@ class Manifest:
     session_window_seconds: float | None = None
     """Free-form messages are only allowed this long after the customer's last message
     (WhatsApp: 24 h); outside it only templates go out."""
+    human_agent_window_seconds: float | None = None
+    """Where a person (not the bot) may still answer after the session window closes, by
+    sending with ``human_agent=True`` (Messenger/Instagram ``HUMAN_AGENT`` tag: 7 days)."""
 
 
 class ChannelAdapter(ABC):

@@ -10,6 +10,7 @@ from sqlalchemy import insert, select
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Contact, Event, Message
+from toonbank.models.base import table_of
 from toonbank.realtime import Bus
 
 
@@ -60,26 +61,24 @@ async def record_events(uow: UnitOfWork, bus: Bus, specs: list[EventSpec]) -> li
         return []
     await _lock_contacts(uow, {s.contact_id for s in specs if s.contact_id})
     created = now()
+    table = table_of(Event)
     result = await uow.session.execute(
-        insert(Event)
-        .values(
-            [
-                {
-                    "workspace_id": s.workspace_id,
-                    "conversation_id": s.conversation_id,
-                    "contact_id": s.contact_id,
-                    "type": s.type,
-                    "data": s.data,
-                    "public": s.public,
-                    "created_at": created,
-                }
-                for s in specs
-            ]
-        )
-        .returning(Event.id)
+        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+        [
+            {
+                "workspace_id": s.workspace_id,
+                "conversation_id": s.conversation_id,
+                "contact_id": s.contact_id,
+                "type": s.type,
+                "data": s.data,
+                "public": s.public,
+                "created_at": created,
+            }
+            for s in specs
+        ],
     )
-    # A multi-row INSERT assigns ids in VALUES order (rowid / sequence); RETURNING may not.
-    ids = sorted(result.scalars())
+    # Ids come back in the order of ``specs``; a sequence / rowid makes them ascending too.
+    ids = list(result.scalars())
     views = [
         (spec, {"id": event_id, "type": spec.type, **spec.data})
         for spec, event_id in zip(specs, ids, strict=True)

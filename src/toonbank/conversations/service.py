@@ -21,6 +21,7 @@ from toonbank.models import (
     Message,
     new_id,
 )
+from toonbank.models.base import table_of
 from toonbank.realtime import Bus
 
 
@@ -171,8 +172,11 @@ async def queue_outbound_many(uow: UnitOfWork, bus: Bus, items: list[Outbound]) 
         }
         for item in items
     ]
-    result = await uow.session.execute(insert(Message).values(values).returning(Message.id))
-    ids = sorted(result.scalars())  # a multi-row INSERT assigns ids in VALUES order
+    table = table_of(Message)
+    result = await uow.session.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+    )
+    ids = list(result.scalars())  # in the order of ``values`` (and ascending)
     specs = [
         EventSpec(
             workspace_id=item.workspace_id,

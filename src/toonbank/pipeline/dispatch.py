@@ -25,12 +25,13 @@ from pydantic import ValidationError
 from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
 
-from toonbank.channels.base import Connection, SendError, SendResult
+from toonbank.channels.base import Connection, Manifest, SendError, SendResult
 from toonbank.channels.content import parse_content
 from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.conversations.events import EventSpec, record_events
 from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, DeliveryAttempt, Message
+from toonbank.models.base import table_of
 from toonbank.models.conversations import is_outbox
 from toonbank.ops import metrics
 from toonbank.pipeline.receipts import advance, take_pending_receipts
@@ -53,20 +54,25 @@ PACING_WINDOW = 2.0
 for the rate limiter (lease = send timeout + this window + a margin)."""
 
 
+_EARLIER = aliased(Message)
+"""Built once: an alias adapts its columns on first use, which is costly per statement."""
+_FIRST_IN_CONVERSATION = ~exists().where(
+    and_(
+        _EARLIER.conversation_id == Message.conversation_id,
+        is_outbox(_EARLIER),
+        _EARLIER.id < Message.id,
+    )
+)
+"""No earlier undelivered reply in the same conversation (replies leave in order)."""
+
+
 def _sendable(moment: datetime) -> list[ColumnElement[bool]]:
     """Due, unleased, and the oldest undelivered reply of its conversation (replies in order)."""
-    earlier = aliased(Message)
     return [
         is_outbox(Message),
         Message.next_attempt_at <= moment,
         or_(Message.lease_until.is_(None), Message.lease_until < moment),
-        ~exists().where(
-            and_(
-                earlier.conversation_id == Message.conversation_id,
-                is_outbox(earlier),
-                earlier.id < Message.id,
-            )
-        ),
+        _FIRST_IN_CONVERSATION,
     ]
 
 
@@ -98,6 +104,10 @@ class Dispatcher:
     outcomes are committed by group commit: whichever send finishes while no commit is running
     starts one for every outcome collected so far, so one slow provider never holds back the
     bookkeeping (and the next reply) of the fast ones.
+
+    ``concurrency`` bounds the HTTP calls in flight. Claims are refilled as soon as sends
+    finish (not when their outcome is committed), up to twice that many unsent claims so
+    that sends waiting for a connection's rate limiter never hold an HTTP slot.
     """
 
     def __init__(self, ctx: Any, owner: str, concurrency: int = 16) -> None:
@@ -108,6 +118,8 @@ class Dispatcher:
         self._limiters: dict[str, AsyncLimiter] = {}
         self._paused_until: dict[str, float] = {}
         self._inflight: dict[int, str | None] = {}  # message id -> connection id
+        self._unsent = 0  # claimed, HTTP call not finished yet
+        self.saturated = False  # the last run_once stopped because every claim slot was taken
         self._tasks: set[asyncio.Task[int]] = set()
         self.on_slot_free: Callable[[], None] | None = None
         self._done: list[_Outcome] = []
@@ -133,9 +145,11 @@ class Dispatcher:
         Sends run as tasks: the next claim does not wait for the slowest send of the previous
         one, so the outbox keeps flowing at the providers' pace (continuous dispatch).
         """
-        free = self.concurrency - len(self._inflight)
-        if free < max(1, self.concurrency // 2):
-            return 0  # refill in batches: one due query and one claim per half-window
+        window = 2 * self.concurrency
+        free = window - self._unsent
+        self.saturated = free < max(1, window // 4)
+        if self.saturated:
+            return 0  # refill in batches: one due query and one claim per quarter-window
         picked = await self._pick(await due_messages(self.ctx, limit=2 * free), free)
         if not picked:
             return 0
@@ -149,14 +163,15 @@ class Dispatcher:
             for message_id in ids:
                 if message_id not in taken:
                     self._inflight.pop(message_id, None)
+        self._unsent += len(claimed)
         for message, attempt_id in claimed:
             task = asyncio.create_task(self._deliver(message, attempt_id))
             self._tasks.add(task)
-            task.add_done_callback(self._task_done)
+            task.add_done_callback(self._tasks.discard)
         return len(claimed)
 
-    def _task_done(self, task: asyncio.Task[int]) -> None:
-        self._tasks.discard(task)
+    def _sent_one(self) -> None:
+        self._unsent -= 1
         if self.on_slot_free is not None:
             self.on_slot_free()
 
@@ -233,22 +248,20 @@ class Dispatcher:
                     )
                 ).scalars()
             )
+            table = table_of(DeliveryAttempt)
             attempts = await session.execute(
-                insert(DeliveryAttempt)
-                .values(
-                    [
-                        {
-                            "workspace_id": m.workspace_id,
-                            "message_id": m.id,
-                            "attempt": m.attempts,
-                            "worker": self.owner,
-                            "started_at": moment,
-                            "outcome": "started",
-                        }
-                        for m in messages
-                    ]
-                )
-                .returning(DeliveryAttempt.id, DeliveryAttempt.message_id)
+                insert(table).returning(table.c.id, table.c.message_id),
+                [
+                    {
+                        "workspace_id": m.workspace_id,
+                        "message_id": m.id,
+                        "attempt": m.attempts,
+                        "worker": self.owner,
+                        "started_at": moment,
+                        "outcome": "started",
+                    }
+                    for m in messages
+                ],
             )
             attempt_of = {message_id: attempt_id for attempt_id, message_id in attempts}
             if not self._tasks:  # nothing in flight reads them: start afresh (bounded memory)
@@ -260,21 +273,21 @@ class Dispatcher:
         return [(m, attempt_of[m.id]) for m in messages]
 
     async def _deliver(self, message: Message, attempt_id: int) -> int:
-        async with self._semaphore:
-            outcome = _Outcome(message.id, attempt_id, "none")
-            try:
-                connection = (
-                    await self.ctx.connections.get(message.connection_id)
-                    if message.connection_id
-                    else None
+        outcome = _Outcome(message.id, attempt_id, "none")
+        try:
+            connection = (
+                await self.ctx.connections.get(message.connection_id)
+                if message.connection_id
+                else None
+            )
+            if connection is None:
+                outcome.error = SendError(
+                    "connection is gone", retryable=False, error_code="no_connection"
                 )
-                if connection is None:
-                    outcome.error = SendError(
-                        "connection is gone", retryable=False, error_code="no_connection"
-                    )
-                else:
-                    outcome.channel = connection.type
-                    await self._pace(connection)
+            else:
+                outcome.channel = connection.type
+                await self._pace(connection)  # before taking an HTTP slot
+                async with self._semaphore:
                     try:
                         outcome.result = await self._send(connection, message)
                     except SendError as exc:
@@ -283,11 +296,13 @@ class Dispatcher:
                             exc.http_status == 429 or exc.error_code == "rate_limited"
                         ):
                             self._paused_until[connection.id] = time.monotonic() + exc.retry_after
-            except Exception as exc:
-                log.exception("dispatch_crashed", message_id=message.id)
-                outcome.error = SendError(
-                    f"internal error: {type(exc).__name__}", retryable=True, error_code="internal"
-                )
+        except Exception as exc:
+            log.exception("dispatch_crashed", message_id=message.id)
+            outcome.error = SendError(
+                f"internal error: {type(exc).__name__}", retryable=True, error_code="internal"
+            )
+        finally:
+            self._sent_one()
         self._done.append(outcome)
         try:
             await self._group_commit()
@@ -326,16 +341,7 @@ class Dispatcher:
                 retryable=False,
                 error_code="opted_out",
             )
-        window = adapter.manifest.session_window_seconds
-        if window is not None and message.content.get("type") != "template":
-            heard = self._last_heard.get((message.contact_id, message.connection_id))
-            if heard is None or (now() - heard).total_seconds() > window:
-                raise SendError(
-                    f"the customer last wrote over {window / 3600:g} h ago on this channel: "
-                    "only an approved template may be sent",
-                    retryable=False,
-                    error_code="window_closed",
-                )
+        human_agent = self._window_check(adapter.manifest, message)
         if not message.recipient and not adapter.manifest.internal:
             raise SendError(
                 "no recipient known on this connection", retryable=False, error_code="no_recipient"
@@ -347,6 +353,7 @@ class Dispatcher:
                 message.recipient or "",
                 content,
                 idempotency_key=f"toonbank-{message.id}",
+                **({"human_agent": True} if human_agent else {}),
             )
         except httpx.TimeoutException:
             raise SendError("provider timed out", retryable=True, error_code="timeout") from None
@@ -354,6 +361,32 @@ class Dispatcher:
             raise SendError(
                 f"network error: {type(exc).__name__}", retryable=True, error_code="network"
             ) from None
+
+    def _window_check(self, manifest: Manifest, message: Message) -> bool:
+        """Raise ``window_closed`` for a free-form reply outside the session window.
+
+        Returns True when the send must carry the human-agent tag: a person's reply after the
+        standard window but inside the channel's human-agent window (Messenger: 7 days).
+        """
+        window = manifest.session_window_seconds
+        if window is None or message.content.get("type") == "template":
+            return False
+        heard = self._last_heard.get((message.contact_id, message.connection_id))
+        age = None if heard is None else (now() - heard).total_seconds()
+        if age is not None and age <= window:
+            return False
+        extended = manifest.human_agent_window_seconds
+        if message.sender == "agent" and extended and age is not None and age <= extended:
+            return True
+        if extended and message.sender == "agent":
+            detail = f"the customer last wrote over {extended / 86400:g} days ago"
+        else:
+            detail = f"the customer last wrote over {window / 3600:g} h ago on this channel"
+        raise SendError(
+            f"{detail}: only an approved template may be sent",
+            retryable=False,
+            error_code="window_closed",
+        )
 
     async def _finish(self, outcomes: list[_Outcome]) -> None:
         """Record a group of outcomes in one transaction."""
@@ -504,7 +537,6 @@ async def next_due_in(ctx: Any) -> float | None:
     clock events: the dispatcher is woken when those finish. Counting them would make an idle
     dispatcher poll continuously while anything is in flight.
     """
-    earlier = aliased(Message)
     ready_at = case(
         (
             and_(Message.lease_until.is_not(None), Message.lease_until > Message.next_attempt_at),
@@ -516,13 +548,7 @@ async def next_due_in(ctx: Any) -> float | None:
         due = await session.scalar(
             select(func.min(ready_at)).where(
                 is_outbox(Message),
-                ~exists().where(
-                    and_(
-                        earlier.conversation_id == Message.conversation_id,
-                        is_outbox(earlier),
-                        earlier.id < Message.id,
-                    )
-                ),
+                _FIRST_IN_CONVERSATION,
             )
         )
     if due is None:

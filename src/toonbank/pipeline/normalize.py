@@ -187,9 +187,10 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
         )
     table = Message.__table__
     result = await session.execute(
-        insert_ignore(session, table, ("connection_id", "direction", "provider_message_id"))
-        .values(values)
-        .returning(table.c.id, table.c.connection_id, table.c.provider_message_id)
+        insert_ignore(
+            session, table, ("connection_id", "direction", "provider_message_id")
+        ).returning(table.c.id, table.c.connection_id, table.c.provider_message_id),
+        values,
     )
     inserted = {(conn, pid): mid for mid, conn, pid in result}
     specs: list[EventSpec] = []

@@ -73,7 +73,8 @@ class Worker:
 
     async def _idle_timeout(self, stage: str) -> float:
         poll = self.ctx.settings.worker_poll_interval
-        if stage == "dispatch":
+        if stage == "dispatch" and not self.dispatcher.saturated:
+            # (saturated: a finishing send wakes the loop, no clock query needed)
             due = await next_due_in(self.ctx)
             if due is not None:
                 return min(poll, max(0.01, due))

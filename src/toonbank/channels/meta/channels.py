@@ -59,6 +59,12 @@ def _capabilities(limit: outbound.TextLimit) -> Capabilities:
     )
 
 
+STANDARD_WINDOW = 24 * 3600.0
+"""Standard messaging: replies within 24 hours of the customer's last message."""
+HUMAN_AGENT_WINDOW = 7 * 24 * 3600.0
+"""A person may answer up to 7 days later with the ``HUMAN_AGENT`` tag."""
+
+
 class MetaChannel(ChannelAdapter):
     """Shared Messenger / Instagram behaviour; subclasses set the object type and limits."""
 
@@ -139,6 +145,8 @@ class MessengerChannel(MetaChannel):
         secret_settings=SECRETS,
         default_rate_per_second=DEFAULT_RATE_PER_SECOND,
         idempotent_sends=False,
+        session_window_seconds=STANDARD_WINDOW,
+        human_agent_window_seconds=HUMAN_AGENT_WINDOW,
     )
 
 
@@ -156,4 +164,6 @@ class InstagramChannel(MetaChannel):
         secret_settings=SECRETS,
         default_rate_per_second=DEFAULT_RATE_PER_SECOND,
         idempotent_sends=False,
+        session_window_seconds=STANDARD_WINDOW,
+        human_agent_window_seconds=HUMAN_AGENT_WINDOW,
     )
