@@ -41,6 +41,7 @@ format: install
 ## Benchmarks; results are written to docs/benchmarks.md.
 bench: install
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.burst
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -13,6 +13,7 @@ from toonbank.config import Settings
 from toonbank.db import Database, create_database
 from toonbank.kit.crypto import SecretBox, TokenSigner
 from toonbank.pipeline.ingest import LedgerWriter
+from toonbank.pipeline.pacing import SendPacer, create_pacer
 from toonbank.realtime import Bus, create_bus
 from toonbank.responders import ResponderRegistry, default_responders
 
@@ -30,6 +31,7 @@ class Context:
     visitor_tokens: TokenSigner
     http: httpx.AsyncClient
     connections: ConnectionCache
+    pacer: SendPacer
     ledger: LedgerWriter = field(init=False, repr=False)
     _started: bool = field(default=False, repr=False)
 
@@ -48,6 +50,7 @@ class Context:
     async def close(self) -> None:
         await self.bus.stop()
         await self.http.aclose()
+        await self.pacer.close()
         await self.db.dispose()
 
 
@@ -80,4 +83,5 @@ def create_context(settings: Settings) -> Context:
         visitor_tokens=TokenSigner(secret, "webchat-visitor"),
         http=provider_client(settings.dispatch_timeout),
         connections=ConnectionCache(db, box),
+        pacer=create_pacer(settings.redis_url),
     )

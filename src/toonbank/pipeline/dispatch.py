@@ -20,7 +20,6 @@ from typing import Any
 
 import httpx
 import structlog
-from aiolimiter import AsyncLimiter
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, update
 from sqlalchemy.orm import aliased
@@ -115,7 +114,6 @@ class Dispatcher:
         self.owner = owner
         self.concurrency = concurrency
         self._semaphore = asyncio.Semaphore(concurrency)
-        self._limiters: dict[str, AsyncLimiter] = {}
         self._paused_until: dict[str, float] = {}
         self._inflight: dict[int, str | None] = {}  # message id -> connection id
         self._unsent = 0  # claimed, HTTP call not finished yet
@@ -126,18 +124,6 @@ class Dispatcher:
         self._last_heard: dict[tuple[str, str | None], datetime | None] = {}
         self._opted_out: dict[str, set[str]] = {}
         self._commit_lock = asyncio.Lock()
-
-    def _limiter(self, connection: Connection) -> AsyncLimiter | None:
-        adapter = self.ctx.channels.get(connection.type)
-        rate = connection.rate_per_second or adapter.manifest.default_rate_per_second
-        if not rate:
-            return None
-        limiter = self._limiters.get(connection.id)
-        if limiter is None:
-            # One token per 1/rate seconds: evenly spaced, never a burst above the rate.
-            limiter = AsyncLimiter(1, 1.0 / rate)
-            self._limiters[connection.id] = limiter
-        return limiter
 
     async def run_once(self) -> int:
         """Claim what is due and start sending it; returns how many sends were started.
@@ -323,9 +309,10 @@ class Dispatcher:
         pause = self._paused_until.get(connection.id, 0.0) - time.monotonic()
         if pause > 0:
             await asyncio.sleep(pause)
-        limiter = self._limiter(connection)
-        if limiter is not None:
-            await limiter.acquire()
+        adapter = self.ctx.channels.get(connection.type)
+        rate = connection.rate_per_second or adapter.manifest.default_rate_per_second
+        if rate:  # shared by every worker process when Redis is configured
+            await self.ctx.pacer.wait(connection.id, rate)
 
     async def _send(self, connection: Connection, message: Message) -> SendResult:
         adapter = self.ctx.channels.get(connection.type)

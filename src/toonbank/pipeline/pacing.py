@@ -1,0 +1,107 @@
+"""Outbound pacing per channel connection: never faster than the provider allows.
+
+A connection's rate (``--rate``, or the adapter's default such as WhatsApp's 80 msg/s) is a
+budget shared by every worker process that sends through it. In one process an
+:class:`aiolimiter.AsyncLimiter` per connection spaces the sends evenly. With several worker
+processes (``TOONBANK_REDIS_URL`` set) the slots are reserved in Redis instead, with the
+generic cell rate algorithm (GCRA): one atomic script moves the connection's *theoretical
+arrival time* one interval forward and tells the caller how long to wait for its slot. The
+processes together then hold the configured rate exactly, with no burst above it and no
+polling.
+
+Both pace at :data:`HEADROOM` of the configured rate. Each send still travels its own path
+(event loop, HTTP) after its slot; when one send is a few ms late and the next is on time, a
+provider counting any trailing second sees one send too many. 3% (about 30 ms per second of
+sends) absorbs that jitter; ``bench/burst.py`` measures it (at exactly 80 msg/s a burst drew
+a few 429s, each pausing the connection for the provider's Retry-After).
+
+Should Redis fail, sending falls back to the local limiter (and logs it) rather than
+stopping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, Protocol
+
+import structlog
+from aiolimiter import AsyncLimiter
+
+log = structlog.get_logger(__name__)
+
+# KEYS[1]: the connection's key. ARGV[1]: interval between sends in microseconds.
+# Returns the microseconds the caller must wait before its send. Redis' own clock is used,
+# so processes on machines with skewed clocks still share one schedule.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+redis.call('SET', KEYS[1], tat + interval, 'PX', math.ceil((tat + interval - now) / 1000) + 1000)
+return tat - now
+"""
+
+
+HEADROOM = 0.97
+
+
+class SendPacer(Protocol):
+    async def wait(self, key: str, rate: float) -> None:
+        """Return when one more send on ``key`` keeps it at or below ``rate`` per second."""
+
+    async def close(self) -> None: ...
+
+
+class LocalPacer:
+    """Evenly spaced sends within this process (one token per ``1/rate`` seconds)."""
+
+    def __init__(self) -> None:
+        self._limiters: dict[str, tuple[float, AsyncLimiter]] = {}
+
+    async def wait(self, key: str, rate: float) -> None:
+        rate *= HEADROOM
+        known = self._limiters.get(key)
+        if known is None or known[0] != rate:
+            known = (rate, AsyncLimiter(1, 1.0 / rate))
+            self._limiters[key] = known
+        await known[1].acquire()
+
+    async def close(self) -> None:
+        self._limiters.clear()
+
+
+class RedisPacer:
+    """Slots reserved in Redis, so all worker processes share each connection's rate."""
+
+    def __init__(self, redis_url: str, prefix: str = "toonbank:pace:") -> None:
+        import redis.asyncio as redis
+
+        self._redis: Any = redis.Redis.from_url(redis_url)
+        self._reserve: Any = self._redis.register_script(_RESERVE)
+        self._prefix = prefix
+        self._fallback = LocalPacer()
+        self._degraded = False
+
+    async def wait(self, key: str, rate: float) -> None:
+        interval_us = max(1, round(1_000_000 / (rate * HEADROOM)))
+        try:
+            delay_us = int(await self._reserve(keys=[self._prefix + key], args=[interval_us]))
+        except Exception as exc:  # Redis down: keep sending, paced per process
+            if not self._degraded:
+                log.warning("pacing_redis_unavailable", error=type(exc).__name__)
+                self._degraded = True
+            await self._fallback.wait(key, rate)  # (applies the headroom itself)
+            return
+        if self._degraded:
+            log.info("pacing_redis_restored")
+            self._degraded = False
+        if delay_us > 0:
+            await asyncio.sleep(delay_us / 1_000_000)
+
+    async def close(self) -> None:
+        await self._redis.aclose()
+
+
+def create_pacer(redis_url: str | None) -> SendPacer:
+    return RedisPacer(redis_url) if redis_url else LocalPacer()
