@@ -1,4 +1,8 @@
-"""``/webhooks/{connection_id}``: verify → parse → store once → acknowledge."""
+"""``/webhooks/{connection_id}``: verify → parse → store once → acknowledge.
+
+Voice calls (``twilio-voice``) are verified the same way, then answered by the live-call
+controller (:mod:`toonbank.voice.calls`), whose TwiML depends on the state of the call.
+"""
 
 from __future__ import annotations
 
