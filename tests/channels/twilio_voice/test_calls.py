@@ -28,9 +28,11 @@ from tests.channels.twilio_voice.spec import (
 from tests.helpers import count
 from twilio.request_validator import RequestValidator
 
+from toonbank.app import create_app
 from toonbank.channels.connections import create_connection
 from toonbank.channels.content import PaymentLink, Text
-from toonbank.context import Context
+from toonbank.config import Settings
+from toonbank.context import Context, create_context
 from toonbank.models import (
     Contact,
     ContactIdentity,
@@ -461,7 +463,7 @@ async def test_hanging_up_reports_replies_never_heard(
     assert ended.verbs == []
     await Worker(ctx).drain()
     assert await statuses(ctx) == [("sent", None)] * 2  # queued while the call was ending
-    await phone.hang_up()  # Twilio may repeat the status callback
+    await phone.hang_up()  # the next call-end callback of this caller reports them
     await Worker(ctx).drain()
     assert await statuses(ctx) == [("failed", "call_ended")] * 2
 
@@ -559,3 +561,35 @@ async def _sms_connection(ctx: Context, workspace_id: str) -> str:
             api_base_url="https://twilio.test",
         )
     return row.id
+
+
+async def test_any_process_can_serve_any_request_of_a_call(
+    ctx: Context,
+    settings: Settings,
+    workspace: dict[str, str],
+    app_client: httpx.AsyncClient,
+    twilio_api: Recorder,
+) -> None:
+    """No call state lives in a process: one app answers the call, another one the hold loop,
+    and a worker of a third context runs the pipeline."""
+    connection_id = await voice_connection(ctx, workspace["id"], reply_wait_seconds="0")
+    first = Phone(app_client, ctx, connection_id)
+    hold = await first.say(await first.dial_in(), "Hello")
+    other = create_context(settings)
+    await other.start()
+    try:
+        app = create_app(settings, ctx=other)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://other") as client:
+                second = Phone(client, other, connection_id)
+                worker_ctx = create_context(settings)
+                await worker_ctx.start()
+                try:
+                    await Worker(worker_ctx).drain()
+                finally:
+                    await worker_ctx.close()
+                answer = await second.follow_redirect(hold)
+    finally:
+        await other.close()
+    assert answer.says == [BOT_GREETING, MENU]
