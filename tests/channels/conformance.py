@@ -166,6 +166,9 @@ class AdapterSpec:
     body_signed: bool = True
     """False where the provider authenticates with a shared secret header only (Telegram):
     a changed body cannot be detected there, which is the provider's design."""
+    send_probe: Content = SAMPLES[0]
+    """A content item whose send reaches the provider's API (errors and rate limits are tested
+    with it). Voice speaks text on the live call without a request, so it probes with a link."""
     id: str = ""
 
     def __post_init__(self) -> None:

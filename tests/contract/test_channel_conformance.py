@@ -108,7 +108,7 @@ async def test_send_errors_are_classified(spec: AdapterSpec, status: int, retrya
     async with recorder.client() as http:
         with pytest.raises(SendError) as caught:
             await spec.adapter.send(
-                http, spec.connection, spec.recipient, SAMPLES[0], idempotency_key="k"
+                http, spec.connection, spec.recipient, spec.send_probe, idempotency_key="k"
             )
     assert caught.value.retryable is retryable
 
@@ -119,7 +119,7 @@ async def test_rate_limit_answers_are_retried_after_the_hint(spec: AdapterSpec) 
     async with recorder.client() as http:
         with pytest.raises(SendError) as caught:
             await spec.adapter.send(
-                http, spec.connection, spec.recipient, SAMPLES[0], idempotency_key="k"
+                http, spec.connection, spec.recipient, spec.send_probe, idempotency_key="k"
             )
     assert caught.value.retryable
     assert caught.value.retry_after == pytest.approx(7)

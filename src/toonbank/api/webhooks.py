@@ -1,4 +1,8 @@
-"""``/webhooks/{connection_id}``: verify → parse → store once → acknowledge."""
+"""``/webhooks/{connection_id}``: verify → parse → store once → acknowledge.
+
+Voice calls (``twilio-voice``) are verified the same way, then answered by the live-call
+controller (:mod:`toonbank.voice.calls`), whose TwiML depends on the state of the call.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from toonbank.channels.base import Connection, InboundRequest, PayloadError, Sig
 from toonbank.context import Context
 from toonbank.ops import metrics
 from toonbank.pipeline.ingest import store_events
+from toonbank.voice.calls import VOICE_TYPE, answer_call
 
 router = APIRouter(tags=["webhooks"])
 log = structlog.get_logger(__name__)
@@ -70,6 +75,9 @@ async def receive(
         log.warning("webhook_rejected", connection_id=connection.id, reason=str(exc))
         raise ApiError(401, exc.code, str(exc)) from None
     try:
+        if connection.type == VOICE_TYPE:  # calls are answered with TwiML from their state
+            call = await answer_call(ctx, connection, inbound)
+            return Response(call.body, status_code=call.status, media_type=call.media_type)
         events = adapter.parse(inbound, connection)
     except PayloadError as exc:
         metrics.WEBHOOKS_REJECTED.labels(connection.type, "payload").inc()

@@ -37,6 +37,7 @@ ADAPTERS: dict[str, str] = {
     "instagram": "toonbank.channels.meta:InstagramChannel",
     "telegram": "toonbank.channels.telegram:TelegramChannel",
     "twilio": "toonbank.channels.twilio:TwilioChannel",
+    "twilio-voice": "toonbank.channels.twilio_voice:TwilioVoiceChannel",
     "wechat": "toonbank.channels.wechat:WeChatChannel",
     "line": "toonbank.channels.line:LineChannel",
     "viber": "toonbank.channels.viber:ViberChannel",

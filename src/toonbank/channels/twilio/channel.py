@@ -6,14 +6,9 @@ Settings (named as in Twilio's docs): ``account_sid`` (public, required), ``auth
 ``StatusCallback`` so delivery receipts arrive (point it at this connection's webhook URL).
 
 Inbound: Twilio POSTs ``application/x-www-form-urlencoded`` to the number's (or Messaging
-Service's) webhook URL, signed with ``X-Twilio-Signature = base64(HMAC-SHA1(auth_token, URL +
-sorted name+value pairs))``. Verification uses the official ``twilio`` SDK's
-``RequestValidator`` (pure, no I/O; it accepts the URL with and without the default port, since
-Twilio's signing is inconsistent there). The URL must be the *public* URL Twilio called: behind
-a TLS-terminating proxy our own view (``http://10.0.0.5:8000/…``) differs, so the webhook route
-passes ``public_url`` + path + query in ``InboundRequest.url``. Set the configured webhook URL
-in Twilio to exactly that URL (same scheme, host, path and query). Webhooks signed with a
-Twilio *SharedKey* (``X-Twilio-Webhooks-Signature-Settings``) are rejected with a clear error.
+Service's) webhook URL, signed with ``X-Twilio-Signature`` (verified as described in
+:mod:`toonbank.channels.twilio.signature`, shared with the voice channel). Set the configured
+webhook URL in Twilio to exactly the public URL (same scheme, host, path and query).
 
 Outbound: ``POST {api_base_url}/2010-04-01/Accounts/{account_sid}/Messages.json`` (form fields
 ``To``, ``From``/``MessagingServiceSid``, ``Body``, ``MediaUrl``, ``StatusCallback``), HTTP Basic
@@ -30,10 +25,8 @@ from __future__ import annotations
 
 import dataclasses
 from typing import Any
-from urllib.parse import parse_qs
 
 import httpx
-from twilio.request_validator import RequestValidator
 
 from toonbank.channels.base import (
     ChannelAdapter,
@@ -41,10 +34,8 @@ from toonbank.channels.base import (
     InboundRequest,
     Manifest,
     ParsedEvent,
-    PayloadError,
     SendError,
     SendResult,
-    SignatureError,
     WebhookResponse,
     classify_http_failure,
     retry_after_seconds,
@@ -52,34 +43,14 @@ from toonbank.channels.base import (
 from toonbank.channels.capabilities import PLAIN_TEXT
 from toonbank.channels.content import Content, Media, Text
 from toonbank.channels.twilio.inbound import ERROR_CODES, parse_form
+from toonbank.channels.twilio.signature import request_params, verify_signature
 
 DEFAULT_API_BASE = "https://api.twilio.com"
-SIGNATURE_HEADER = "x-twilio-signature"
-SHARED_KEY_HEADER = "x-twilio-webhooks-signature-settings"
 DEFAULT_RETRY_AFTER = 1.0
 EMPTY_TWIML = b'<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 
 CAPABILITIES = dataclasses.replace(PLAIN_TEXT, media=frozenset({"image"}))
 """SMS-like text (1600 chars, Twilio's Body limit) plus images by ``MediaUrl`` (MMS/WhatsApp)."""
-
-
-class _FormParams(dict[str, list[str]]):
-    """Form fields with all their values; ``getlist`` is what ``RequestValidator`` looks for."""
-
-    def getlist(self, name: str) -> list[str]:
-        return self[name]
-
-    def first(self) -> dict[str, str]:
-        return {name: values[0] for name, values in self.items() if values}
-
-
-def _form(body: bytes) -> _FormParams:
-    """Parse a form body, keeping blank values (Twilio signs ``ToCity=`` as "ToCity")."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise PayloadError("body is not UTF-8 form data") from None
-    return _FormParams(parse_qs(text, keep_blank_values=True))
 
 
 class TwilioChannel(ChannelAdapter):
@@ -98,35 +69,11 @@ class TwilioChannel(ChannelAdapter):
 
     def verify(self, request: InboundRequest, connection: Connection) -> None:
         """Check ``X-Twilio-Signature`` over the public URL and every form parameter."""
-        signature = request.headers.get(SIGNATURE_HEADER, "").strip()
-        if not signature:
-            raise SignatureError("missing X-Twilio-Signature header")
-        if request.headers.get(SHARED_KEY_HEADER):
-            raise SignatureError(
-                "webhook signed with a Twilio SharedKey (X-Twilio-Webhooks-Signature-Settings); "
-                "only Auth Token signatures are supported — remove the Webhook Setting's key"
-            )
-        token = connection.setting("auth_token")
-        if not token:
-            raise SignatureError("connection has no auth_token")
-        if request.method.upper() == "GET":
-            params: _FormParams = _FormParams()  # GET webhooks: the parameters are in the URL
-        else:
-            try:
-                params = _form(request.body)
-            except PayloadError:
-                raise SignatureError("body is not UTF-8 form data") from None
-        if not RequestValidator(str(token)).validate(request.url, params, signature):
-            raise SignatureError(
-                "X-Twilio-Signature does not match (wrong auth_token, or the URL Twilio called "
-                "differs from the public webhook URL)"
-            )
+        verify_signature(request, connection)
 
     def parse(self, request: InboundRequest, connection: Connection) -> list[ParsedEvent]:
         """Inbound messages and status callbacks (see :mod:`toonbank.channels.twilio.inbound`)."""
-        if request.method.upper() == "GET":
-            return parse_form(dict(request.query))
-        return parse_form(_form(request.body).first())
+        return parse_form(request_params(request))
 
     def acknowledge(self, events: list[ParsedEvent]) -> WebhookResponse:
         """An empty TwiML document: Twilio expects TwiML and sends no automatic reply."""
