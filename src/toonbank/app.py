@@ -12,6 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
 
 from toonbank.api import auth as auth_api
+from toonbank.api import contacts as contacts_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
 from toonbank.channels.connections import find_connection
@@ -70,6 +71,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         webhooks.router,
         webchat_api.router,
         rest.router,
+        contacts_api.router,
         auth_api.router,
     ):
         app.include_router(router)

@@ -36,13 +36,19 @@ class EventSpec:
     public: bool = True
 
 
-async def _lock_contacts(uow: UnitOfWork, contact_ids: set[str]) -> None:
+async def lock_contacts(uow: UnitOfWork, contact_ids: set[str]) -> None:
     """Lock contact rows (PostgreSQL) so a contact's events commit in id order.
 
     Event ids come from a sequence; without the lock two concurrent transactions could commit a
     contact's events out of id order and a client resuming from ``last_event_id`` would skip
     the late one. SQLite transactions are serialized, so nothing is needed there. Rows are
     locked in id order to avoid deadlocks between transactions locking several contacts.
+
+    Lock order, everywhere: contacts, then conversations, then messages. A transaction that
+    will update conversation or message rows *and* record events calls this first (the
+    process and dispatch stages do), or it could hold a conversation that another
+    transaction needs while waiting for a contact that one holds. ``FOR NO KEY UPDATE`` does
+    not conflict with the key-share locks that inserting a row referencing the contact takes.
     """
     todo = sorted(contact_ids - uow.locked)
     if not todo:
@@ -50,7 +56,10 @@ async def _lock_contacts(uow: UnitOfWork, contact_ids: set[str]) -> None:
     session = uow.session
     if session.get_bind().dialect.name == "postgresql":
         await session.execute(
-            select(Contact.id).where(Contact.id.in_(todo)).order_by(Contact.id).with_for_update()
+            select(Contact.id)
+            .where(Contact.id.in_(todo))
+            .order_by(Contact.id)
+            .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         )
     uow.locked.update(todo)
 
@@ -59,7 +68,7 @@ async def record_events(uow: UnitOfWork, bus: Bus, specs: list[EventSpec]) -> li
     """Append events in one statement; publish them, in order, once the transaction commits."""
     if not specs:
         return []
-    await _lock_contacts(uow, {s.contact_id for s in specs if s.contact_id})
+    await lock_contacts(uow, {s.contact_id for s in specs if s.contact_id})
     created = now()
     table = table_of(Event)
     result = await uow.session.execute(

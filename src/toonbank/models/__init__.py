@@ -2,7 +2,7 @@
 
 from toonbank.models.base import Base, new_id, utcnow
 from toonbank.models.channels import ChannelConnection
-from toonbank.models.contacts import Contact, ContactIdentity
+from toonbank.models.contacts import Contact, ContactIdentity, LinkCode
 from toonbank.models.conversations import (
     Conversation,
     ConversationTransition,
@@ -26,6 +26,7 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "InboundEvent",
+    "LinkCode",
     "MediaObject",
     "Message",
     "PendingReceipt",

@@ -27,7 +27,7 @@ from sqlalchemy.orm import aliased
 from toonbank.channels.base import Connection, Manifest, SendError, SendResult
 from toonbank.channels.content import parse_content
 from toonbank.contacts.consent import opted_out, set_opt_out
-from toonbank.conversations.events import EventSpec, record_events
+from toonbank.conversations.events import EventSpec, lock_contacts, record_events
 from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, DeliveryAttempt, Message
 from toonbank.models.base import table_of
@@ -91,6 +91,7 @@ async def due_messages(ctx: Any, limit: int = 500) -> list[tuple[int, str | None
 class _Outcome:
     message_id: int
     attempt_id: int
+    contact_id: str
     channel: str
     result: SendResult | None = None
     error: SendError | None = None
@@ -259,7 +260,7 @@ class Dispatcher:
         return [(m, attempt_of[m.id]) for m in messages]
 
     async def _deliver(self, message: Message, attempt_id: int) -> int:
-        outcome = _Outcome(message.id, attempt_id, "none")
+        outcome = _Outcome(message.id, attempt_id, message.contact_id, "none")
         try:
             connection = (
                 await self.ctx.connections.get(message.connection_id)
@@ -380,6 +381,7 @@ class Dispatcher:
         moment = now()
         async with self.ctx.db.uow() as uow:
             session = uow.session
+            await lock_contacts(uow, {o.contact_id for o in outcomes})  # lock order
             query = select(Message).where(Message.id.in_([o.message_id for o in outcomes]))
             if not self.ctx.db.is_sqlite:
                 query = query.with_for_update()

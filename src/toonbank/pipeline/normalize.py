@@ -16,10 +16,12 @@ import structlog
 from sqlalchemy import func, select, tuple_, update
 
 from toonbank.channels.base import Connection
+from toonbank.channels.content import Text
 from toonbank.contacts.consent import opted_out, set_opt_out
+from toonbank.contacts.linking import parse_link_request, redeem, reply_text
 from toonbank.contacts.service import resolve_contact
 from toonbank.conversations.events import EventSpec, message_view, record_events
-from toonbank.conversations.service import open_conversation
+from toonbank.conversations.service import Outbound, open_conversation, queue_outbound_many
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
@@ -161,6 +163,7 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
     """Insert the batch's messages (deduplicated), their events and conversation updates."""
     session = uow.session
     contacts = await _contacts(uow, items)
+    link_specs, linked = await _links(ctx, uow, items, contacts)
     workspace_of = {contacts[i.identity_key]: i.connection.workspace_id for i in items}
     conversations = await _conversations(ctx, uow, set(contacts.values()), workspace_of)
     blocked = await opted_out(session, set(contacts.values()))
@@ -179,7 +182,9 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
                 "content": payload["content"],
                 "provider_message_id": payload["provider_message_id"],
                 "reply_to_provider_id": payload.get("reply_to"),
-                "status": "received",
+                # A link request is answered here (below), not by the bot.
+                "status": "processed" if id(item) in linked else "received",
+                "processed_at": item.row.received_at if id(item) in linked else None,
                 "attempts": 0,
                 "provider_timestamp": _parse_time(payload.get("timestamp")),
                 "created_at": item.row.received_at,
@@ -193,8 +198,9 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
         values,
     )
     inserted = {(conn, pid): mid for mid, conn, pid in result}
-    specs: list[EventSpec] = []
+    specs: list[EventSpec] = list(link_specs)
     touched: dict[str, dict[str, Any]] = {}
+    confirmations: list[Outbound] = []
     for item, value in zip(items, values, strict=True):
         key = (item.connection.id, value["provider_message_id"])
         message_id = inserted.pop(key, None)
@@ -217,13 +223,64 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
             "last_connection_id": item.connection.id,
         }
         metrics.MESSAGES_IN.labels(item.connection.type).inc()
+        if id(item) in linked:
+            confirmations.append(_confirmation(item, value, linked[id(item)]))
         await _consent(ctx, session, item, value["contact_id"], blocked)
         if ctx.settings.log_bodies:  # opt-in debugging aid; off by default (privacy)
             log.info("inbound_body", message_id=message_id, content=value["content"])
     await record_events(uow, ctx.bus, specs)
     if touched:
         await session.execute(update(Conversation), list(touched.values()))
-    return len(specs)
+    if confirmations:
+        await queue_outbound_many(uow, ctx.bus, confirmations)
+        uow.on_commit(lambda: ctx.wake("dispatch"))
+    return len(specs) - len(link_specs)
+
+
+async def _links(
+    ctx: Any, uow: UnitOfWork, items: list[_Item], contacts: dict[tuple[str, str, str], str]
+) -> tuple[list[EventSpec], dict[int, str]]:
+    """Redeem "LINK <code>" messages: the sender's contact may merge into another one.
+
+    Updates ``contacts`` in place; returns the events to record and, per link message (by
+    ``id(item)``), the outcome status.
+    """
+    specs: list[EventSpec] = []
+    outcomes: dict[int, str] = {}
+    for item in items:
+        content = item.row.payload["content"]
+        code = parse_link_request(content.get("text")) if content.get("type") == "text" else None
+        if code is None:
+            continue
+        sender = contacts[item.identity_key]
+        outcome, events = await redeem(
+            uow,
+            ctx.bus,
+            workspace_id=item.connection.workspace_id,
+            contact_id=sender,
+            code=code,
+            channel=item.connection.type,
+        )
+        specs.extend(events)
+        outcomes[id(item)] = outcome.status
+        if outcome.contact_id != sender:
+            for key, contact_id in contacts.items():
+                if contact_id == sender:
+                    contacts[key] = outcome.contact_id
+    return specs, outcomes
+
+
+def _confirmation(item: _Item, value: dict[str, Any], status: str) -> Outbound:
+    return Outbound(
+        workspace_id=value["workspace_id"],
+        conversation_id=value["conversation_id"],
+        contact_id=value["contact_id"],
+        connection_id=item.connection.id,
+        channel_type=item.connection.type,
+        content=Text(text=reply_text(status, value["content"].get("text"))),
+        sender="system",
+        recipient=item.row.payload["sender_id"],
+    )
 
 
 async def _consent(

@@ -23,6 +23,7 @@ from sqlalchemy import select, update
 from toonbank.channels.base import Connection
 from toonbank.channels.content import Content, Option, Reply, Text, parse_content
 from toonbank.channels.render import degrade, numbered_options, resolve_choice
+from toonbank.conversations.events import lock_contacts
 from toonbank.conversations.service import Outbound, change_status, queue_outbound_many, recipients
 from toonbank.conversations.states import BOT, CLOSED, QUEUED
 from toonbank.kit.clock import now
@@ -229,6 +230,7 @@ async def _commit_once(ctx: Any, owner: str, claimed: list[str], plans: list[_Pl
     handled = 0
     async with ctx.db.uow() as uow:
         session = uow.session
+        await lock_contacts(uow, {p.conversation.contact_id for p in plans})  # lock order
         ours = set(await release_conversations(session, claimed, owner))
         plans = [p for p in plans if p.conversation.id in ours]
         lost = set(claimed) - ours
