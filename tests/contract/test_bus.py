@@ -46,6 +46,22 @@ async def test_subscriber_receives_in_publish_order(make_bus: BusFactory) -> Non
     await subscription.close()
 
 
+async def test_publish_many_delivers_every_topic_in_order(make_bus: BusFactory) -> None:
+    publisher, subscriber = await make_bus(), await make_bus()
+    first = await subscriber.subscribe("conv:a")
+    second = await subscriber.subscribe("conv:b")
+    await _settle()
+    await publisher.publish_many([("conv:a" if n % 3 else "conv:b", {"n": n}) for n in range(30)])
+    await publisher.publish_many([])
+    got_a = [await first.get(timeout=2) for _ in range(20)]
+    got_b = [await second.get(timeout=2) for _ in range(10)]
+    assert [m["n"] for m in got_a if m] == [n for n in range(30) if n % 3]
+    assert [m["n"] for m in got_b if m] == [n for n in range(30) if not n % 3]
+    assert await first.get(timeout=0.3) is None
+    await first.close()
+    await second.close()
+
+
 async def test_topics_are_isolated_and_unsubscribe_stops_delivery(make_bus: BusFactory) -> None:
     publisher, subscriber = await make_bus(), await make_bus()
     mine = await subscriber.subscribe("contact:a")

@@ -94,10 +94,12 @@ async def record_events(uow: UnitOfWork, bus: Bus, specs: list[EventSpec]) -> li
     ]
 
     async def publish() -> None:
+        messages: list[tuple[str, dict[str, Any]]] = []
         for spec, view in views:
-            await bus.publish(workspace_topic(spec.workspace_id), {**view, "public": spec.public})
+            messages.append((workspace_topic(spec.workspace_id), {**view, "public": spec.public}))
             if spec.public and spec.contact_id:
-                await bus.publish(contact_topic(spec.contact_id), view)
+                messages.append((contact_topic(spec.contact_id), view))
+        await bus.publish_many(messages)
 
     uow.on_commit(publish)
     return ids

@@ -54,6 +54,9 @@ class Subscription:
 class Bus(Protocol):
     async def publish(self, topic: str, message: dict[str, Any]) -> None: ...
 
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        """Publish ``(topic, message)`` pairs in order (one round trip where the backend can)."""
+
     async def subscribe(self, *topics: str) -> Subscription: ...
 
     async def unsubscribe(self, subscription: Subscription) -> None: ...
@@ -81,6 +84,10 @@ class MemoryBus:
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         self._local_publish(topic, message)
+
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        for topic, message in messages:
+            await self.publish(topic, message)
 
     async def subscribe(self, *topics: str) -> Subscription:
         subscription = Subscription(self, topics)
@@ -132,6 +139,14 @@ class RedisBus(MemoryBus):
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + topic, json.dumps(message))
+
+    async def publish_many(self, messages: list[tuple[str, dict[str, Any]]]) -> None:
+        if not messages:
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for topic, message in messages:
+                pipe.publish(self._prefix + topic, json.dumps(message))
+            await pipe.execute()
 
     async def stop(self) -> None:
         if self._task is not None:
