@@ -26,7 +26,9 @@ import pytest
 import uvicorn
 
 from toonbank.app import create_app
+from toonbank.channels.base import Connection
 from toonbank.channels.connections import create_connection
+from toonbank.channels.registry import default_registry
 from toonbank.config import Settings
 from toonbank.context import Context
 from toonbank.simulator.api_channel import BackgroundServer
@@ -117,3 +119,36 @@ async def connect(
         connection_id = row.id
     await sim.set_webhook(account, webhook_url)
     return account, connection_id
+
+
+# --------------------------------------------------------------------------------------------
+# Without a server: accounts with a fixed webhook URL and the connections that use them
+# --------------------------------------------------------------------------------------------
+
+WEBHOOK_URL = "https://toonbank.test/webhooks/conn-test"
+
+
+def account(sim: ProviderSimulator, provider: str, **settings: str | None) -> Account:
+    """A new account whose webhook URL is set (``None`` drops a setting)."""
+    created = sim.add_account(provider)
+    for key, value in settings.items():
+        if value is None:
+            created.settings.pop(key, None)
+        else:
+            created.settings[key] = value
+    created.webhook_url = WEBHOOK_URL
+    return created
+
+
+def connection(acc: Account) -> Connection:
+    """The decrypted connection Toonbank would build for ``acc``."""
+    secrets = default_registry().get(acc.provider).manifest.secret_settings
+    return Connection(
+        id="conn-test",
+        workspace_id="ws-test",
+        type=acc.provider,
+        name="sim",
+        api_base_url=acc.api_base,
+        settings={k: v for k, v in acc.settings.items() if k not in secrets},
+        secrets={k: v for k, v in acc.settings.items() if k in secrets},
+    )

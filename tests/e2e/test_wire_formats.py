@@ -21,9 +21,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import pytest
 from tests.channels.conformance import reference_payload
+from tests.simulator import WEBHOOK_URL, account, connection
 
 from toonbank.channels.base import (
-    Connection,
     DeliveryReceipt,
     InboundMessage,
     InboundRequest,
@@ -34,7 +34,6 @@ from toonbank.simulator.api_channel import BackgroundServer
 from toonbank.simulator.base import Account, Choice, Fault, Sent, Webhook
 from toonbank.simulator.core import ProviderSimulator
 
-WEBHOOK_URL = "https://toonbank.test/webhooks/conn-test"
 REGISTRY = default_registry()
 
 
@@ -86,30 +85,6 @@ def xml_fields(body: bytes) -> dict[str, str]:
 @pytest.fixture
 def sim() -> ProviderSimulator:
     return ProviderSimulator("https://sim.test")
-
-
-def account(sim: ProviderSimulator, provider: str, **settings: str | None) -> Account:
-    created = sim.add_account(provider)
-    for key, value in settings.items():
-        if value is None:
-            created.settings.pop(key, None)
-        else:
-            created.settings[key] = value
-    created.webhook_url = WEBHOOK_URL
-    return created
-
-
-def connection(acc: Account) -> Connection:
-    secrets = REGISTRY.get(acc.provider).manifest.secret_settings
-    return Connection(
-        id="conn-test",
-        workspace_id="ws-test",
-        type=acc.provider,
-        name="sim",
-        api_base_url=acc.api_base,
-        settings={k: v for k, v in acc.settings.items() if k not in secrets},
-        secrets={k: v for k, v in acc.settings.items() if k in secrets},
-    )
 
 
 def inbound(hook: Webhook) -> InboundRequest:

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import httpx
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute
 
 if TYPE_CHECKING:
@@ -274,6 +274,10 @@ class Provider(ABC):
     def fault_response(self, fault: Fault) -> Response:
         """The provider's real answer for an injected send fault."""
 
+    def malformed(self, detail: str) -> Response:
+        """The provider's answer to a request body it cannot read."""
+        return JSONResponse({"error": "bad request", "detail": detail}, status_code=400)
+
     def endpoint(self, name: str, handler: Handler) -> Handler:
         """Wrap a handler: refusals become their answer, every call is recorded."""
 
@@ -286,6 +290,11 @@ class Provider(ABC):
             except Refusal as refusal:
                 request.state.outcome = refusal.outcome
                 response = refusal.response
+            except (KeyError, TypeError, AttributeError, ValueError) as exc:
+                # A body the provider's validation would reject (a button without a title, a
+                # string where an object belongs): its generic "bad request".
+                request.state.outcome = "invalid"
+                response = self.malformed(f"{type(exc).__name__}: {exc}"[:200])
             outcome = request.state.outcome
             if response.status_code >= 400 and outcome == "accepted":
                 outcome = "invalid"

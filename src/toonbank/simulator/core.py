@@ -22,16 +22,22 @@ Python API (tests, benchmarks)::
         greeting, menu = await customer.wait_for(2)
         await customer.taps("Order status")
 
-HTTP control API (the ``toonbank simulate`` demo): ``GET /_sim``, ``POST /_sim/{provider}/webhook``
-``{"url"}`` or ``{"connection_id"}``, ``POST /_sim/{provider}/customer`` ``{"from", "text" |
-"tap" | "image"}``, ``GET /_sim/{provider}/messages``, ``GET /_sim/calls``, ``POST`` / ``DELETE
-/_sim/faults``.
+HTTP control API (the ``toonbank simulate`` demo):
+
+- ``GET /_sim``: providers, their ``api_base`` and accounts;
+- ``POST /_sim/{provider}/webhook`` ``{"url"}`` or ``{"connection_id"}``: register a webhook;
+- ``POST /_sim/{provider}/customer`` ``{"text"}``, ``{"tap": title or number}`` or
+  ``{"image": true}`` (optional ``"from"``, or ``"new": true`` for another customer);
+- ``GET /_sim/{provider}/messages``, ``GET /_sim/calls``: what the business sent / called;
+- ``POST /_sim/faults`` (one :class:`~toonbank.simulator.base.Fault` or a list),
+  ``DELETE /_sim/faults``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import threading
 import time
 from collections.abc import Callable
@@ -372,7 +378,10 @@ class ProviderSimulator:
             account = self._account_of(provider, data)
             if not account.webhook_url:
                 return JSONResponse({"error": f"register the {provider} webhook first"}, 409)
-            who = self.customer(account, data.get("from") or None)
+            # Without "from", the same customer as last time (a new one with "new": true).
+            remembered = None if data.get("new") else account.state.get("customer")
+            who = self.customer(account, data.get("from") or remembered)
+            account.state["customer"] = who.address
             if data.get("tap") is not None:
                 posted = await who.taps(data["tap"], check=False)
             elif data.get("image"):
@@ -410,9 +419,9 @@ class ProviderSimulator:
         if request.method == "DELETE":
             self.clear_faults()
             return JSONResponse({"queued": 0})
-        data = await request.json()
-        items = data if isinstance(data, list) else [data]
         try:
+            data = json.loads(await request.body())
+            items = data if isinstance(data, list) else [data]
             for item in items:
                 self.add_fault(Fault(**item))
         except (TypeError, ValueError, LookupError) as exc:

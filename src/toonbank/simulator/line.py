@@ -213,6 +213,9 @@ class Line(Provider):
             fault.status or 500, "An error occurred in the server. Please try again later."
         )
 
+    def malformed(self, detail: str) -> Response:
+        return line_error(400, "The request body has 1 error(s)", [{"message": "Invalid value"}])
+
     async def _content(self, request: Request) -> Response:
         account = self._account(request)
         contents: dict[str, str] = account.state.setdefault("contents", {})

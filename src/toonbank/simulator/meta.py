@@ -264,6 +264,9 @@ class WhatsApp(Provider):
             fault.status or 500, code, f"(#{code}) {title}", details=details, whatsapp=True
         )
 
+    def malformed(self, detail: str) -> Response:
+        return graph_error(400, 100, "(#100) Invalid parameter", details=detail, whatsapp=True)
+
     async def _media(self, request: Request) -> Response:
         _version(request)
         self._account(request, None)
@@ -579,8 +582,17 @@ class Messenger(Provider):
         replies = message.get("quick_replies") or []
         if len(replies) > 13:
             raise invalid("param message[quick_replies] must have at most 13 elements")
-        if any(len(r.get("title", "")) > 20 for r in replies if r.get("content_type") == "text"):
-            raise invalid("Quick reply title must be at most 20 characters")
+        for index, reply in enumerate(replies):
+            kind = reply.get("content_type")
+            if kind not in ("text", "user_phone_number", "user_email"):
+                raise invalid(
+                    f"param message[quick_replies][{index}][content_type] must be one of "
+                    "{text, user_phone_number, user_email}"
+                )
+            if kind == "text" and not (reply.get("title") and reply.get("payload")):
+                raise invalid(f"param message[quick_replies][{index}] needs title and payload")
+            if len(reply.get("title", "")) > 20:
+                raise invalid("Quick reply title must be at most 20 characters")
         if replies:
             options = [Choice(r["title"], r["payload"]) for r in replies if r.get("payload")]
             return "buttons", text, options
@@ -622,6 +634,9 @@ class Messenger(Provider):
             "An unexpected error has occurred. Please retry your request later.",
             transient=True,
         )
+
+    def malformed(self, detail: str) -> Response:
+        return graph_error(400, 100, "(#100) Invalid parameter")
 
     async def _cdn(self, request: Request) -> Response:
         media = self.sim.media_file(request.path_params["media_id"])

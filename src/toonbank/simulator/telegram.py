@@ -212,6 +212,9 @@ class Telegram(Provider):
         status = fault.status or 502
         return failure(status, STATUS_TEXT.get(status, "Internal Server Error"))
 
+    def malformed(self, detail: str) -> Response:
+        return failure(400, "Bad Request: can't parse request parameters")
+
     def _get_file(self, account: Account, params: dict[str, Any]) -> Response:
         files: dict[str, tuple[str, str]] = account.state.setdefault("files", {})
         entry = files.get(str(params.get("file_id", "")))

@@ -221,6 +221,9 @@ class Twilio(Provider):
         status = fault.status or 500
         return twilio_error(status, 20500 if status == 500 else 20000 + status)
 
+    def malformed(self, detail: str) -> Response:
+        return twilio_error(400, 20001, "Invalid parameter")
+
     async def _media(self, request: Request) -> Response:
         self._account(request)
         media = self.sim.media_file(request.path_params["media_sid"].removeprefix("ME"))

@@ -149,6 +149,9 @@ class Viber(Provider):
             return viber_status(5)
         return PlainTextResponse("Internal Server Error", status_code=fault.status or 500)
 
+    def malformed(self, detail: str) -> Response:
+        return viber_status(3)
+
     async def _set_webhook(self, request: Request) -> Response:
         body = await json_object(request)
         account = self._account(request, body)

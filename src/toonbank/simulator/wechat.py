@@ -217,6 +217,9 @@ class WeChat(Provider):
             return response
         return errcode(-1, fault.status or 200)
 
+    def malformed(self, detail: str) -> Response:
+        return JSONResponse({"errcode": 47001, "errmsg": "data format error"})
+
     async def _media(self, request: Request) -> Response:
         self._account(request)
         media = self.sim.media_file(request.query_params.get("media_id", ""))
