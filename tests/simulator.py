@@ -125,7 +125,8 @@ async def connect(
 # Without a server: accounts with a fixed webhook URL and the connections that use them
 # --------------------------------------------------------------------------------------------
 
-WEBHOOK_URL = "https://toonbank.test/webhooks/conn-test"
+WEBHOOK_URL = "http://127.0.0.1:9/webhooks/conn-test"
+"""Nothing listens there (the discard port): receipts posted to it fail at once."""
 
 
 def account(sim: ProviderSimulator, provider: str, **settings: str | None) -> Account:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -13,7 +12,6 @@ from toonbank.channels.base import SendError
 from toonbank.channels.content import Text
 from toonbank.channels.registry import default_registry
 from toonbank.channels.wechat.api import forget_access_tokens
-from toonbank.simulator.api_channel import BackgroundServer
 from toonbank.simulator.core import ProviderSimulator
 
 PROVIDERS = ["whatsapp", "messenger", "instagram", "telegram", "twilio", "wechat", "line", "viber"]
@@ -40,29 +38,21 @@ WRONG = {
 """The credential each provider checks on a send."""
 
 
-@pytest.fixture
-def served() -> Iterator[ProviderSimulator]:
-    simulator = ProviderSimulator()
-    with BackgroundServer(simulator.app()) as server:
-        simulator.base_url = server.url
-        yield simulator
-
-
 @pytest.mark.parametrize("provider", PROVIDERS)
 async def test_sends_with_the_right_credentials_pass_and_wrong_ones_are_refused(
-    served: ProviderSimulator, provider: str
+    provider_sim: ProviderSimulator, provider: str
 ) -> None:
     """Each adapter's send reaches the simulator; a wrong credential is the provider's auth
     error, which the adapter classifies as ``auth`` (permanent)."""
     adapter = default_registry().get(provider)
-    acc = account(served, provider)
+    acc = account(provider_sim, provider)
     good = connection(acc)
     forget_access_tokens()
     async with httpx.AsyncClient() as http:
         result = await adapter.send(
             http, good, RECIPIENTS[provider], Text(text="hello"), idempotency_key="k-1"
         )
-        [accepted] = served.sent_to(provider, RECIPIENTS[provider])
+        [accepted] = provider_sim.sent_to(provider, RECIPIENTS[provider])
         assert accepted.text == "hello"
         if provider != "wechat":  # WeChat's customer-service API answers no message id
             assert result.provider_message_id == accepted.message_id
@@ -74,14 +64,14 @@ async def test_sends_with_the_right_credentials_pass_and_wrong_ones_are_refused(
                 http, bad, RECIPIENTS[provider], Text(text="hello"), idempotency_key="k-2"
             )
     assert refused.value.error_code == "auth" and not refused.value.retryable
-    assert served.calls_for(provider)[-1].outcome == "unauthorized"
-    assert len(served.sent_to(provider)) == 1
+    assert provider_sim.calls_for(provider)[-1].outcome == "unauthorized"
+    assert len(provider_sim.sent_to(provider)) == 1
 
 
-def test_bodies_are_validated_like_the_provider(served: ProviderSimulator) -> None:
-    base = served.base_url
+def test_bodies_are_validated_like_the_provider(provider_sim: ProviderSimulator) -> None:
+    base = provider_sim.base_url
     with httpx.Client() as http:
-        wa = account(served, "whatsapp")
+        wa = account(provider_sim, "whatsapp")
         buttons = [{"type": "reply", "reply": {"id": str(i), "title": f"B{i}"}} for i in range(4)]
         answer = http.post(
             f"{wa.api_base}/v21.0/{wa.settings['phone_number_id']}/messages",
@@ -99,7 +89,7 @@ def test_bodies_are_validated_like_the_provider(served: ProviderSimulator) -> No
         )
         assert answer.status_code == 400 and answer.json()["error"]["code"] == 131009
 
-        tg = account(served, "telegram")
+        tg = account(provider_sim, "telegram")
         keyboard = {"inline_keyboard": [[{"text": "A", "callback_data": "x" * 65}]]}
         answer = http.post(
             f"{tg.api_base}/bot{tg.settings['bot_token']}/sendMessage",
@@ -108,7 +98,7 @@ def test_bodies_are_validated_like_the_provider(served: ProviderSimulator) -> No
         assert answer.status_code == 400
         assert answer.json()["description"] == "Bad Request: BUTTON_DATA_INVALID"
 
-        tw = account(served, "twilio")
+        tw = account(provider_sim, "twilio")
         answer = http.post(
             f"{tw.api_base}/2010-04-01/Accounts/{tw.key}/Messages.json",
             auth=(tw.key, tw.settings["auth_token"]),
@@ -116,7 +106,7 @@ def test_bodies_are_validated_like_the_provider(served: ProviderSimulator) -> No
         )
         assert answer.status_code == 400 and answer.json()["code"] == 21617
 
-        line = account(served, "line")
+        line = account(provider_sim, "line")
         answer = http.post(
             f"{line.api_base}/v2/bot/message/push",
             headers={"authorization": f"Bearer {line.key}"},
@@ -125,7 +115,7 @@ def test_bodies_are_validated_like_the_provider(served: ProviderSimulator) -> No
         assert answer.status_code == 400
         assert answer.json()["details"][0]["property"] == "messages"
 
-        viber = account(served, "viber")
+        viber = account(provider_sim, "viber")
         answer = http.post(
             f"{viber.api_base}/pa/send_message",
             headers={"x-viber-auth-token": viber.key},
@@ -133,34 +123,34 @@ def test_bodies_are_validated_like_the_provider(served: ProviderSimulator) -> No
         )
         assert answer.status_code == 200 and answer.json()["status"] == 3
 
-        messenger = account(served, "messenger")
+        messenger = account(provider_sim, "messenger")
         answer = http.post(
             f"{messenger.api_base}/v21.0/me/messages",
             params={"access_token": messenger.key},
             json={"recipient": {"id": "1"}, "message": {"text": "?", "quick_replies": [{}]}},
         )
         assert answer.status_code == 400 and answer.json()["error"]["code"] == 100
-    assert [c.outcome for c in served.calls] == ["invalid"] * 6
-    assert served.sent == []
+    assert [c.outcome for c in provider_sim.calls] == ["invalid"] * 6
+    assert provider_sim.sent == []
     assert base
 
 
-def test_faults_match_provider_recipient_and_count(served: ProviderSimulator) -> None:
-    served.fail("telegram", "server_error", recipient="1", times=2)
-    assert served.take_fault("telegram", "2", "send") is None  # another customer
-    assert served.take_fault("whatsapp", "1", "send") is None  # another provider
-    assert served.take_fault("telegram", "1", "receipt") is None  # another phase
-    assert served.take_fault("telegram", "1", "send") is not None
-    assert served.take_fault("telegram", "1", "send") is not None
-    assert served.take_fault("telegram", "1", "send") is None  # used up
+def test_faults_match_provider_recipient_and_count(provider_sim: ProviderSimulator) -> None:
+    provider_sim.fail("telegram", "server_error", recipient="1", times=2)
+    assert provider_sim.take_fault("telegram", "2", "send") is None  # another customer
+    assert provider_sim.take_fault("whatsapp", "1", "send") is None  # another provider
+    assert provider_sim.take_fault("telegram", "1", "receipt") is None  # another phase
+    assert provider_sim.take_fault("telegram", "1", "send") is not None
+    assert provider_sim.take_fault("telegram", "1", "send") is not None
+    assert provider_sim.take_fault("telegram", "1", "send") is None  # used up
     with pytest.raises(ValueError, match="telegram has no 'window_closed' fault"):
-        served.fail("telegram", "window_closed")  # Telegram has no messaging window
+        provider_sim.fail("telegram", "window_closed")  # Telegram has no messaging window
     with pytest.raises(ValueError, match="unknown fault kind"):
-        served.fail("telegram", "meltdown")
+        provider_sim.fail("telegram", "meltdown")
 
 
-def test_control_api(served: ProviderSimulator) -> None:
-    control = f"{served.base_url}/_sim"
+def test_control_api(provider_sim: ProviderSimulator) -> None:
+    control = f"{provider_sim.base_url}/_sim"
     with httpx.Client() as http:
         assert http.post(f"{control}/faults", json={"kind": "meltdown"}).status_code == 400
         queued = http.post(
@@ -174,13 +164,13 @@ def test_control_api(served: ProviderSimulator) -> None:
         assert http.delete(f"{control}/faults").json() == {"queued": 0}
         # No account yet, then no webhook yet: clear answers, nothing posted.
         assert http.post(f"{control}/line/customer", json={"text": "hi"}).status_code == 404
-        served.add_account("line")
+        provider_sim.add_account("line")
         answer = http.post(f"{control}/line/customer", json={"text": "hi"})
         assert answer.status_code == 409 and "webhook" in answer.json()["error"]
         refused = http.post(f"{control}/line/webhook", json={"url": "http://127.0.0.1:9/none"})
         assert refused.status_code == 502
         assert http.post(f"{control}/nope/webhook", json={"url": "x"}).status_code == 404
         overview = http.get(control).json()["providers"]
-    assert overview["line"]["api_base"] == f"{served.base_url}/line"
+    assert overview["line"]["api_base"] == f"{provider_sim.base_url}/line"
     assert overview["line"]["accounts"][0]["settings"]["channel_access_token"]
-    assert served.posted == []
+    assert provider_sim.posted == []

@@ -30,7 +30,6 @@ from toonbank.channels.base import (
     ParsedEvent,
 )
 from toonbank.channels.registry import default_registry
-from toonbank.simulator.api_channel import BackgroundServer
 from toonbank.simulator.base import Account, Choice, Fault, Sent, Webhook
 from toonbank.simulator.core import ProviderSimulator
 
@@ -544,15 +543,9 @@ def test_meta_signs_the_escaped_body(sim: ProviderSimulator) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-def served() -> Iterator[ProviderSimulator]:
-    simulator = ProviderSimulator()
-    with BackgroundServer(simulator.app()) as server:
-        simulator.base_url = server.url
-        yield simulator
-
-
-def test_line_sdk_parses_webhooks_and_talks_to_the_send_api(served: ProviderSimulator) -> None:
+def test_line_sdk_parses_webhooks_and_talks_to_the_send_api(
+    provider_sim: ProviderSimulator,
+) -> None:
     from linebot.v3.messaging import (
         ApiClient,
         ApiException,
@@ -565,11 +558,11 @@ def test_line_sdk_parses_webhooks_and_talks_to_the_send_api(served: ProviderSimu
     from linebot.v3.webhook import WebhookParser
     from linebot.v3.webhooks import ImageMessageContent, PostbackEvent, TextMessageContent
 
-    acc = account(served, "line")
-    line = served.provider("line")
+    acc = account(provider_sim, "line")
+    line = provider_sim.provider("line")
     user = CUSTOMERS["line"]
     webhook_parser = WebhookParser(acc.settings["channel_secret"])
-    media = served.add_media()
+    media = provider_sim.add_media()
     hooks = [
         line.text(acc, user, "hi"),
         line.reply(acc, user, sent(acc, user, "buttons", MENU), MENU[0]),
@@ -590,12 +583,12 @@ def test_line_sdk_parses_webhooks_and_talks_to_the_send_api(served: ProviderSimu
         key = str(uuid.uuid4())
         request = PushMessageRequest(to=user, messages=[TextMessage(text="Hello")])  # type: ignore[call-arg]
         answer = api.push_message(request, x_line_retry_key=key)
-        assert answer.sent_messages[0].id == served.sent_to("line", user)[0].message_id
+        assert answer.sent_messages[0].id == provider_sim.sent_to("line", user)[0].message_id
         with pytest.raises(ApiException) as repeated:  # the same retry key: accepted once
             api.push_message(request, x_line_retry_key=key)
         assert repeated.value.status == 409
-        assert len(served.sent_to("line", user)) == 1
-        served.fail("line", "rate_limited", retry_after=2)
+        assert len(provider_sim.sent_to("line", user)) == 1
+        provider_sim.fail("line", "rate_limited", retry_after=2)
         with pytest.raises(ApiException) as limited:
             api.push_message(request)
         assert limited.value.status == 429 and limited.value.headers["retry-after"] == "2"
@@ -608,15 +601,15 @@ def test_line_sdk_parses_webhooks_and_talks_to_the_send_api(served: ProviderSimu
 
 
 async def test_telegram_sdk_parses_updates_and_talks_to_the_bot_api(
-    served: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
+    provider_sim: ProviderSimulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import telegram
 
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # PTB 22's future retry_after type, no warning
     from telegram.error import Forbidden, RetryAfter
 
-    acc = account(served, "telegram")
-    tg = served.provider("telegram")
+    acc = account(provider_sim, "telegram")
+    tg = provider_sim.provider("telegram")
     chat = CUSTOMERS["telegram"]
     token = acc.settings["bot_token"]
     bot = telegram.Bot(
@@ -628,10 +621,10 @@ async def test_telegram_sdk_parses_updates_and_talks_to_the_bot_api(
         )
         message = await bot.send_message(int(chat), "Pick one", reply_markup=keyboard)
         assert message.text == "Pick one" and message.chat.id == int(chat)
-        [menu] = served.sent_to("telegram", chat)
+        [menu] = provider_sim.sent_to("telegram", chat)
         assert menu.kind == "buttons" and menu.options == [Choice("Order status", "menu:order")]
 
-        media = served.add_media()
+        media = provider_sim.add_media()
         updates = [
             telegram.Update.de_json(json.loads(hook.body), bot)
             for hook in (
@@ -648,26 +641,26 @@ async def test_telegram_sdk_parses_updates_and_talks_to_the_bot_api(
         downloaded = await (await bot.get_file(photo.file_id)).download_as_bytearray()
         assert bytes(downloaded) == media.data
 
-        served.fail("telegram", "rate_limited", retry_after=3)
+        provider_sim.fail("telegram", "rate_limited", retry_after=3)
         with pytest.raises(RetryAfter) as limited:
             await bot.send_message(int(chat), "again")
         assert limited.value.retry_after == datetime.timedelta(seconds=3)
-        served.fail("telegram", "opted_out")
+        provider_sim.fail("telegram", "opted_out")
         with pytest.raises(Forbidden, match="blocked by the user"):
             await bot.send_message(int(chat), "again")
-    assert [c.outcome for c in served.calls_for("telegram", chat)] == [
+    assert [c.outcome for c in provider_sim.calls_for("telegram", chat)] == [
         "accepted",
         "rate_limited",
         "opted_out",
     ]
-    assert token not in json.dumps([c.recipient for c in served.calls])
+    assert token not in json.dumps([c.recipient for c in provider_sim.calls])
 
 
-def test_twilio_sdk_creates_messages_and_reads_errors(served: ProviderSimulator) -> None:
+def test_twilio_sdk_creates_messages_and_reads_errors(provider_sim: ProviderSimulator) -> None:
     from twilio.base.exceptions import TwilioRestException
     from twilio.rest import Client
 
-    acc = account(served, "twilio")
+    acc = account(provider_sim, "twilio")
     client = Client(acc.settings["account_sid"], acc.settings["auth_token"])
     client.api.base_url = acc.api_base
     created = client.messages.create(
@@ -675,8 +668,8 @@ def test_twilio_sdk_creates_messages_and_reads_errors(served: ProviderSimulator)
     )
     assert created.sid is not None and created.sid.startswith("SM")
     assert created.status == "queued" and created.body == "Hello"
-    assert served.sent_to("twilio", "+31612345678")[0].message_id == created.sid
-    served.fail("twilio", "opted_out")
+    assert provider_sim.sent_to("twilio", "+31612345678")[0].message_id == created.sid
+    provider_sim.fail("twilio", "opted_out")
     with pytest.raises(TwilioRestException) as refused:
         client.messages.create(to="+31612345678", from_=acc.settings["from_number"], body="x")
     assert refused.value.status == 400 and refused.value.code == 21610
@@ -690,14 +683,14 @@ def test_twilio_sdk_creates_messages_and_reads_errors(served: ProviderSimulator)
     assert denied.value.status == 401 and denied.value.code == 20003
 
 
-async def test_graph_api_media_lookup_and_errors(served: ProviderSimulator) -> None:
+async def test_graph_api_media_lookup_and_errors(provider_sim: ProviderSimulator) -> None:
     """WhatsApp's media flow and Graph errors as Toonbank's own Graph helpers read them."""
     from toonbank.channels.base import SendError
     from toonbank.channels.whatsapp import WhatsAppChannel, media_url
 
-    acc = account(served, "whatsapp")
+    acc = account(provider_sim, "whatsapp")
     conn = connection(acc)
-    media = served.add_media()
+    media = provider_sim.add_media()
     async with httpx.AsyncClient() as http:
         link = await media_url(http, conn, f"provider-media://{media.id}")
         token = acc.settings["access_token"]
@@ -708,7 +701,7 @@ async def test_graph_api_media_lookup_and_errors(served: ProviderSimulator) -> N
         from toonbank.channels.content import Text
 
         adapter = WhatsAppChannel()
-        served.fail("whatsapp", "rate_limited")
+        provider_sim.fail("whatsapp", "rate_limited")
         with pytest.raises(SendError) as limited:
             await adapter.send(http, conn, "31612345678", Text(text="hi"), idempotency_key="k")
         assert limited.value.error_code == "rate_limited" and limited.value.retryable
@@ -716,3 +709,90 @@ async def test_graph_api_media_lookup_and_errors(served: ProviderSimulator) -> N
         with pytest.raises(SendError) as denied:
             await adapter.send(http, bad, "31612345678", Text(text="hi"), idempotency_key="k")
         assert denied.value.error_code == "auth" and not denied.value.retryable
+
+
+# --------------------------------------------------------------------------------------------
+# The send APIs accept the recorded real request bodies
+# --------------------------------------------------------------------------------------------
+
+
+def test_send_apis_accept_the_recorded_request_bodies(provider_sim: ProviderSimulator) -> None:
+    def recorded(name: str) -> dict[str, Any]:
+        return dict(json.loads(reference_payload(f"{name}.json")))
+
+    wa = account(provider_sim, "whatsapp")
+    fb = account(provider_sim, "messenger")
+    ln = account(provider_sim, "line")
+    vb = account(provider_sim, "viber")
+    ln.state["reply_tokens"]["nHuyWiB7yP5Zw52FIkcQobQuGDXCTA"] = "Ucustomer"
+    viber_keyboard = recorded("viber_outbound_keyboard")
+    # Viber's docs require sender.name (the adapter always sends it); the gateway that recorded
+    # this body left it out, and the simulator insists on it.
+    viber_keyboard = {**viber_keyboard, "auth_token": vb.key, "sender": {"name": "Shop"}}
+    wa_url = f"{wa.api_base}/v21.0/{wa.settings['phone_number_id']}/messages"
+    wa_auth = {"authorization": f"Bearer {wa.settings['access_token']}"}
+    line_auth = {"authorization": f"Bearer {ln.key}"}
+    requests: list[tuple[str, str, dict[str, Any], dict[str, str], dict[str, str]]] = [
+        *(
+            ("whatsapp", wa_url, recorded(f"whatsapp_outbound_{kind}"), wa_auth, {})
+            for kind in ("text", "image", "interactive_buttons", "interactive_list", "template")
+        ),
+        *(
+            (
+                "messenger",
+                f"{fb.api_base}/v21.0/me/messages",
+                recorded(name),
+                {},
+                {"access_token": fb.key},
+            )
+            for name in ("messenger_outbound_quick_replies", "messenger_outbound_human_agent_tag")
+        ),
+        (
+            "line",
+            f"{ln.api_base}/v2/bot/message/reply",
+            recorded("line_outbound_reply"),
+            line_auth,
+            {},
+        ),
+        (
+            "line",
+            f"{ln.api_base}/v2/bot/message/push",
+            recorded("line_outbound_push_quick_reply"),
+            line_auth,
+            {},
+        ),
+        ("viber", f"{vb.api_base}/pa/send_message", viber_keyboard, {}, {}),
+    ]
+    with httpx.Client() as http:
+        for provider, url, body, headers, params in requests:
+            answer = http.post(url, json=body, headers=headers, params=params)
+            assert answer.status_code == 200, (provider, answer.text)
+            if provider == "viber":
+                assert answer.json()["status"] == 0
+    kinds = [(s.provider, s.kind, [c.title for c in s.options]) for s in provider_sim.sent]
+    assert kinds == [
+        ("whatsapp", "text", []),
+        ("whatsapp", "media", []),
+        ("whatsapp", "buttons", ["ROW1", "ROW2", "ROW3"]),
+        ("whatsapp", "list", ["ROW1", "ROW2", "ROW3", "ROW4"]),
+        ("whatsapp", "template", ["Sip"]),
+        ("messenger", "buttons", ["Yes", "No"]),
+        ("messenger", "text", []),
+        ("line", "text", []),
+        ("line", "buttons", ["Yes", "No"]),
+        ("viber", "buttons", ["Yes", "No"]),
+    ]
+    # The customer's answers to those messages, as each provider delivers them.
+    line, whatsapp = provider_sim.provider("line"), provider_sim.provider("whatsapp")
+    line_quick = provider_sim.sent[8]
+    tap = json.loads(line.reply(ln, "uabcdefghij", line_quick, line_quick.options[0]).body)
+    assert tap["events"][0]["message"] == {
+        **tap["events"][0]["message"],
+        "type": "text",
+        "text": "Yes",
+    }
+    template = provider_sim.sent[4]
+    answer = json.loads(whatsapp.reply(wa, "250788123123", template, template.options[0]).body)
+    message = answer["entry"][0]["changes"][0]["value"]["messages"][0]
+    assert message["type"] == "button" and message["button"] == {"payload": "Sip", "text": "Sip"}
+    assert message["context"]["id"] == template.message_id
