@@ -49,9 +49,9 @@ class Case:
     reports failures that way."""
     customer: dict[str, Any] = field(default_factory=dict)
     tap: str = "reply"
+    """How the tap is stored: a reply (button payload), or the typed text the bot maps back."""
     message_ids: bool = True
     """False where the send API answers no message id (WeChat's customer-service API)."""
-    """How the tap is stored: a reply (button payload), or the typed text the bot maps back."""
 
     @property
     def provider(self) -> str:

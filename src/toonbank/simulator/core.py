@@ -103,6 +103,7 @@ class ProviderSimulator:
         self.providers: dict[str, Provider] = {cls.name: cls(self) for cls in provider_classes()}
         self.accounts: dict[str, list[Account]] = {name: [] for name in self.providers}
         self.sent: list[Sent] = []
+        self._sent_by_recipient: dict[tuple[str, str], list[Sent]] = {}
         self.calls: list[Call] = []
         self.posted: list[Posted] = []
         self.faults: list[Fault] = []
@@ -170,14 +171,14 @@ class ProviderSimulator:
     def record_sent(self, sent: Sent) -> None:
         with self._lock:
             self.sent.append(sent)
+            self._sent_by_recipient.setdefault((sent.provider, sent.recipient), []).append(sent)
 
     def sent_to(self, provider: str, recipient: str | None = None) -> list[Sent]:
+        """What ``provider`` accepted (for ``recipient``), oldest first."""
         with self._lock:
-            return [
-                s
-                for s in self.sent
-                if s.provider == provider and (recipient is None or s.recipient == recipient)
-            ]
+            if recipient is not None:  # indexed: customers poll this (tests, benchmarks)
+                return list(self._sent_by_recipient.get((provider, recipient), []))
+            return [s for s in self.sent if s.provider == provider]
 
     def calls_for(self, provider: str, recipient: str | None = None) -> list[Call]:
         with self._lock:
