@@ -337,6 +337,25 @@ def agents_add(
 
 
 @app.command()
+def simulate(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to bind.")] = 8900,
+    target: Annotated[
+        str, typer.Option(help="Toonbank's public URL, where the providers' webhooks go.")
+    ] = "http://127.0.0.1:8000",
+    workspace: WorkspaceName = "demo",
+) -> None:
+    """Run the provider simulator: stand-ins for every messaging provider on loopback.
+
+    Prints, per provider, the api_base URL and the `toonbank channels add` command for its demo
+    account, then serves until Ctrl-C.
+    """
+    from toonbank.simulator.run import run
+
+    run(host, port, target, workspace, typer.echo)
+
+
+@app.command()
 def chat(
     workspace: WorkspaceName = "demo",
     user: Annotated[
