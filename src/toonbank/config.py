@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(default=True, description="Run the pipeline worker in `serve`.")
     max_body_bytes: int = Field(default=1_048_576, description="Largest accepted request body.")
     max_upload_bytes: int = Field(default=5_242_880, description="Largest web-chat upload.")
+    max_media_bytes: int = Field(
+        default=26_214_400, description="Largest inbound media file copied from a provider."
+    )
     widget_rate_limit: str = Field(
         default="120/minute", description="Per-IP limit on public web-chat endpoints."
     )

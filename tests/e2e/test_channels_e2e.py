@@ -19,7 +19,6 @@ import pytest
 from sqlalchemy import select
 from tests.simulator import connect
 
-from toonbank.channels.whatsapp import media_url as whatsapp_media_url
 from toonbank.context import Context
 from toonbank.models import DeliveryAttempt, Message
 from toonbank.simulator.base import Account
@@ -211,37 +210,23 @@ async def _start(
     return account, connection_id, sim.customer(account, **case.customer)
 
 
-async def _download(
-    case: Case, ctx: Context, account: Account, connection_id: str, stored_url: str
-) -> bytes:
-    """Fetch an inbound media item through the provider's API, as an integration would."""
-    async with httpx.AsyncClient(timeout=10) as http:
-        if case.provider == "whatsapp":
-            connection = await ctx.connections.get(connection_id)
-            assert connection is not None
-            link = await whatsapp_media_url(http, connection, stored_url)
-            token = account.settings["access_token"]
-            response = await http.get(link, headers={"authorization": f"Bearer {token}"})
-        elif case.provider == "telegram":
-            base = f"{account.api_base}/bot{account.settings['bot_token']}"
-            file_id = stored_url.removeprefix("provider-media://")
-            info = await http.post(f"{base}/getFile", json={"file_id": file_id})
-            path = info.json()["result"]["file_path"]
-            token = account.settings["bot_token"]
-            response = await http.get(f"{account.api_base}/file/bot{token}/{path}")
-        elif case.provider == "line":
-            message_id = stored_url.removeprefix("provider-media://")
-            token = account.settings["channel_access_token"]
-            response = await http.get(
-                f"{account.api_base}/v2/bot/message/{message_id}/content",
-                headers={"authorization": f"Bearer {token}"},
-            )
-        elif case.provider == "twilio":
-            auth = (account.settings["account_sid"], account.settings["auth_token"])
-            response = await http.get(stored_url, auth=auth)
-        else:
-            response = await http.get(stored_url)
+async def _stored_copy(ctx: Context, message_id: int, app_url: str) -> bytes:
+    """Wait until the media stage copied the file into Toonbank's storage; fetch that copy."""
+    deadline = asyncio.get_running_loop().time() + 15
+    while True:
+        async with ctx.db.session() as session:
+            message = await session.get(Message, message_id)
+        assert message is not None
+        assert message.error_code is None, message.error_detail
+        url = message.content["url"]
+        if url.startswith("/media/"):
+            break
+        assert asyncio.get_running_loop().time() < deadline, f"media not copied: {url}"
+        await asyncio.sleep(0.1)
+    async with httpx.AsyncClient(base_url=app_url, timeout=10) as http:
+        response = await http.get(url)
     assert response.status_code == 200, response.text
+    assert response.headers["x-content-type-options"] == "nosniff"
     return response.content
 
 
@@ -253,7 +238,7 @@ async def test_conversation(
     toonbank_url: str,
     provider_sim: ProviderSimulator,
 ) -> None:
-    account, connection_id, customer = await _start(
+    _account, connection_id, customer = await _start(
         case, ctx, workspace, toonbank_url, provider_sim
     )
 
@@ -271,7 +256,8 @@ async def test_conversation(
     assert inbox[2].text == case.chosen
     assert [option.title for option in inbox[3].options] == MENU
 
-    # A photo: stored with its media reference, served by the provider's media API.
+    # A photo: arrives as the provider's reference; the media stage fetches it through the
+    # provider's API (Graph, getFile, LINE content, Twilio Basic auth, CDN link) and keeps a copy.
     _posted, media = await customer.sends_image("the blue one")
     inbox = await customer.wait_for(5)
     assert inbox[4].text == "Thanks, I received your image."
@@ -281,8 +267,7 @@ async def test_conversation(
         assert inbound[1].content["payload"] == "menu:order"
     photo = inbound[2].content
     assert photo["kind"] == "image"
-    assert media.id in photo["url"] or photo["url"].startswith("provider-media://")
-    assert await _download(case, ctx, account, connection_id, photo["url"]) == media.data
+    assert await _stored_copy(ctx, inbound[2].id, toonbank_url) == media.data
 
     # Every reply was sent once, under the provider's id, and the receipts came back.
     await _receipts_settle(ctx, connection_id, case.receipts, len(inbox))

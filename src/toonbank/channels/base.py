@@ -185,6 +185,78 @@ class ChannelAdapter(ABC):
     ) -> SendResult:
         """Hand one (already degraded) content item to the provider."""
 
+    async def fetch_media(
+        self, http: httpx.AsyncClient, connection: Connection, url: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """Download an inbound media item so Toonbank keeps its own copy.
+
+        The default fetches public ``http(s)`` links (Messenger's and Viber's CDN URLs, which
+        expire). Adapters whose media sit behind the provider's API (``provider-media://``
+        references, authenticated URLs) override this.
+        """
+        if not url.startswith(("https://", "http://")):
+            raise SendError(
+                f"{self.manifest.type} cannot fetch {url[:40]}",
+                retryable=False,
+                error_code="no_media_api",
+            )
+        return await download(http, url, max_bytes=max_bytes)
+
+
+MEDIA_SCHEME = "provider-media://"
+"""Inbound media that must be fetched through the provider's API: ``provider-media://<id>``."""
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedMedia:
+    data: bytes
+    content_type: str | None = None
+    filename: str | None = None
+
+
+async def download(
+    http: httpx.AsyncClient,
+    url: str,
+    *,
+    max_bytes: int,
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
+) -> FetchedMedia:
+    """GET a media file, refusing more than ``max_bytes`` (streamed, never fully buffered)."""
+    try:
+        async with http.stream("GET", url, headers=headers, auth=auth) as response:
+            if response.status_code >= 300:
+                await response.aread()
+                raise classify_http_failure(
+                    response, f"media download: HTTP {response.status_code}"
+                )
+            declared = response.headers.get("content-length")
+            if declared and declared.isdigit() and int(declared) > max_bytes:
+                raise SendError(
+                    f"media is {declared} bytes, over the {max_bytes} byte limit",
+                    retryable=False,
+                    error_code="media_too_large",
+                )
+            chunks: list[bytes] = []
+            size = 0
+            async for chunk in response.aiter_bytes():
+                size += len(chunk)
+                if size > max_bytes:
+                    raise SendError(
+                        f"media is over the {max_bytes} byte limit",
+                        retryable=False,
+                        error_code="media_too_large",
+                    )
+                chunks.append(chunk)
+            content_type = response.headers.get("content-type", "").split(";")[0].strip()
+            return FetchedMedia(b"".join(chunks), content_type or None)
+    except httpx.TimeoutException:
+        raise SendError("media download timed out", retryable=True, error_code="timeout") from None
+    except httpx.TransportError as exc:
+        raise SendError(
+            f"network error: {type(exc).__name__}", retryable=True, error_code="network"
+        ) from None
+
 
 def json_body(request: InboundRequest) -> Any:
     """The request body as JSON, or :class:`PayloadError` with a clear message."""

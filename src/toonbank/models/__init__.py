@@ -10,7 +10,7 @@ from toonbank.models.conversations import (
     Message,
     PendingReceipt,
 )
-from toonbank.models.pipeline import Event, InboundEvent, MediaObject, WorkerLease
+from toonbank.models.pipeline import Event, InboundEvent, MediaFetch, MediaObject, WorkerLease
 from toonbank.models.tenancy import Agent, AgentSession, ApiKey, Workspace
 
 __all__ = [
@@ -27,6 +27,7 @@ __all__ = [
     "Event",
     "InboundEvent",
     "LinkCode",
+    "MediaFetch",
     "MediaObject",
     "Message",
     "PendingReceipt",

@@ -92,3 +92,28 @@ class MediaObject(Base):
     data: Mapped[bytes] = mapped_column(LargeBinary)
     filename: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class MediaFetch(Base):
+    """An inbound message whose media Toonbank still has to copy from the provider.
+
+    Provider media are references (an id behind the provider's API, an expiring CDN link);
+    the media stage downloads each into :class:`MediaObject` and points the message at it.
+    """
+
+    __tablename__ = "media_fetches"
+
+    message_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("messages.id", ondelete="CASCADE"), primary_key=True
+    )
+    workspace_id: Mapped[str] = mapped_column(
+        ForeignKey("workspaces.id", ondelete="CASCADE"), index=True
+    )
+    connection_id: Mapped[str | None] = mapped_column(
+        ForeignKey("channel_connections.id", ondelete="SET NULL"), nullable=True
+    )
+    url: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    last_error: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -28,6 +28,8 @@ from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, Conversation, InboundEvent, Message, PendingReceipt
 from toonbank.ops import metrics
 from toonbank.pipeline.leases import claim_singleton, release_singleton
+from toonbank.pipeline.media import enqueue as enqueue_media
+from toonbank.pipeline.media import needs_fetch
 from toonbank.pipeline.receipts import advance
 
 log = structlog.get_logger(__name__)
@@ -201,6 +203,7 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
     specs: list[EventSpec] = list(link_specs)
     touched: dict[str, dict[str, Any]] = {}
     confirmations: list[Outbound] = []
+    media: list[dict[str, Any]] = []  # provider media to copy into our storage
     for item, value in zip(items, values, strict=True):
         key = (item.connection.id, value["provider_message_id"])
         message_id = inserted.pop(key, None)
@@ -225,12 +228,24 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
         metrics.MESSAGES_IN.labels(item.connection.type).inc()
         if id(item) in linked:
             confirmations.append(_confirmation(item, value, linked[id(item)]))
+        if needs_fetch(value["content"]):
+            media.append(
+                {
+                    "message_id": message_id,
+                    "workspace_id": value["workspace_id"],
+                    "connection_id": item.connection.id,
+                    "url": value["content"]["url"],
+                }
+            )
         await _consent(ctx, session, item, value["contact_id"], blocked)
         if ctx.settings.log_bodies:  # opt-in debugging aid; off by default (privacy)
             log.info("inbound_body", message_id=message_id, content=value["content"])
     await record_events(uow, ctx.bus, specs)
     if touched:
         await session.execute(update(Conversation), list(touched.values()))
+    if media:
+        await enqueue_media(session, media)
+        uow.on_commit(lambda: ctx.wake("media"))
     if confirmations:
         await queue_outbound_many(uow, ctx.bus, confirmations)
         uow.on_commit(lambda: ctx.wake("dispatch"))

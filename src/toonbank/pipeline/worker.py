@@ -19,12 +19,13 @@ import structlog
 from toonbank.context import PIPELINE_TOPIC, Context
 from toonbank.kit.crypto import new_secret
 from toonbank.pipeline.dispatch import Dispatcher, next_due_in
+from toonbank.pipeline.media import fetch_media_batch
 from toonbank.pipeline.normalize import normalize_batch
 from toonbank.pipeline.process import process_pending
 from toonbank.pipeline.receipts import reconcile_pending_receipts
 
 log = structlog.get_logger(__name__)
-STAGES = ("normalize", "process", "dispatch")
+STAGES = ("normalize", "process", "dispatch", "media")
 MAINTENANCE_INTERVAL = 5.0
 
 
@@ -49,6 +50,7 @@ class Worker:
             asyncio.create_task(self._loop("normalize", self._normalize), name="normalize"),
             asyncio.create_task(self._loop("process", self._process), name="process"),
             asyncio.create_task(self._loop("dispatch", self._dispatch), name="dispatch"),
+            asyncio.create_task(self._loop("media", self._media), name="media"),
             asyncio.create_task(self._maintain(), name="maintenance"),
         ]
         log.info("worker_started", worker=self.name)
@@ -70,6 +72,9 @@ class Worker:
 
     async def _dispatch(self) -> int:
         return await self.dispatcher.run_once()
+
+    async def _media(self) -> int:
+        return await fetch_media_batch(self.ctx)
 
     async def _idle_timeout(self, stage: str) -> float:
         poll = self.ctx.settings.worker_poll_interval
@@ -113,6 +118,7 @@ class Worker:
         while loop.time() < deadline:
             did = await self._normalize() + await self._process() + await self._dispatch()
             await self.dispatcher.settle()
+            did += await self._media()
             if not did:
                 return
         raise TimeoutError("pipeline did not drain in time")

@@ -25,8 +25,10 @@ from typing import Any
 import httpx
 
 from toonbank.channels.base import (
+    MEDIA_SCHEME,
     ChannelAdapter,
     Connection,
+    FetchedMedia,
     InboundRequest,
     Manifest,
     ParsedEvent,
@@ -34,6 +36,7 @@ from toonbank.channels.base import (
     SendResult,
     SignatureError,
     classify_http_failure,
+    download,
     json_body,
     retry_after_seconds,
 )
@@ -44,6 +47,8 @@ from toonbank.channels.line.render import chunks, messages
 from toonbank.kit.crypto import constant_time_equal
 
 DEFAULT_API_BASE = "https://api.line.me"
+DATA_API_BASE = "https://api-data.line.me"
+"""Message content (images, audio, …) is served from a separate host."""
 SIGNATURE_HEADER = "x-line-signature"
 RETRY_KEY_NAMESPACE = uuid.UUID("8a3f7c2e-5b1d-4e0a-9c6f-2d4b8e1a7f30")
 """Fixed namespace of the UUIDv5 retry keys (changing it would break dedupe of retries)."""
@@ -131,6 +136,22 @@ class LineChannel(ChannelAdapter):
             sent_id = _accepted(response)
             first = first or sent_id
         return SendResult(provider_message_id=first)
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, connection: Connection, url: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """``provider-media://<message id>``: the content API (``api-data.line.me``)."""
+        if not url.startswith(MEDIA_SCHEME):
+            return await super().fetch_media(http, connection, url, max_bytes=max_bytes)
+        base = str(connection.api_base_url or DATA_API_BASE).rstrip("/")
+        message_id = url.removeprefix(MEDIA_SCHEME)
+        token = connection.setting("channel_access_token")
+        return await download(
+            http,
+            f"{base}/v2/bot/message/{message_id}/content",
+            max_bytes=max_bytes,
+            headers={"authorization": f"Bearer {token}"},
+        )
 
 
 def _json(response: httpx.Response) -> dict[str, Any]:

@@ -28,8 +28,10 @@ from typing import Any
 import httpx
 
 from toonbank.channels.base import (
+    MEDIA_SCHEME,
     ChannelAdapter,
     Connection,
+    FetchedMedia,
     InboundMessage,
     InboundRequest,
     Manifest,
@@ -39,6 +41,7 @@ from toonbank.channels.base import (
     SignatureError,
     WebhookResponse,
     classify_http_failure,
+    download,
     json_body,
     retry_after_seconds,
 )
@@ -152,6 +155,23 @@ class TelegramChannel(ChannelAdapter):
         if response.status_code < 300 and data.get("ok") is not False:
             return data.get("result")
         raise telegram_error(response, data)
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, connection: Connection, url: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """``provider-media://<file_id>``: ``getFile`` gives a path under ``/file/bot<token>/``."""
+        if not url.startswith(MEDIA_SCHEME):
+            return await super().fetch_media(http, connection, url, max_bytes=max_bytes)
+        result = await self._call(
+            http, connection, "getFile", {"file_id": url.removeprefix(MEDIA_SCHEME)}
+        )
+        path = result.get("file_path") if isinstance(result, dict) else None
+        if not isinstance(path, str) or not path:
+            raise SendError("getFile returned no file_path", retryable=False, error_code="media")
+        base = str(connection.api_base_url or DEFAULT_API_BASE).rstrip("/")
+        token = connection.setting("bot_token")
+        media = await download(http, f"{base}/file/bot{token}/{path}", max_bytes=max_bytes)
+        return FetchedMedia(media.data, media.content_type, path.rsplit("/", 1)[-1])
 
 
 def _as_text(content: Content) -> Content:

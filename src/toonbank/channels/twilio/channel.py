@@ -31,6 +31,7 @@ import httpx
 from toonbank.channels.base import (
     ChannelAdapter,
     Connection,
+    FetchedMedia,
     InboundRequest,
     Manifest,
     ParsedEvent,
@@ -38,6 +39,7 @@ from toonbank.channels.base import (
     SendResult,
     WebhookResponse,
     classify_http_failure,
+    download,
     retry_after_seconds,
 )
 from toonbank.channels.capabilities import PLAIN_TEXT
@@ -106,6 +108,18 @@ class TwilioChannel(ChannelAdapter):
         except (ValueError, AttributeError):
             sid = None
         return SendResult(provider_message_id=str(sid) if sid else None)
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, connection: Connection, url: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """MMS media URLs answer to the account's credentials (HTTP Basic auth)."""
+        if not url.startswith(("https://", "http://")):
+            return await super().fetch_media(http, connection, url, max_bytes=max_bytes)
+        auth = (
+            str(connection.setting("account_sid") or ""),
+            str(connection.setting("auth_token") or ""),
+        )
+        return await download(http, url, max_bytes=max_bytes, auth=auth)
 
 
 def _channel_prefix(address: str) -> str:

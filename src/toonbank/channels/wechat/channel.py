@@ -31,12 +31,15 @@ from __future__ import annotations
 import json
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 
 from toonbank.channels.base import (
+    MEDIA_SCHEME,
     ChannelAdapter,
     Connection,
+    FetchedMedia,
     InboundRequest,
     Manifest,
     ParsedEvent,
@@ -45,6 +48,7 @@ from toonbank.channels.base import (
     SendResult,
     SignatureError,
     WebhookResponse,
+    download,
 )
 from toonbank.channels.capabilities import Capabilities
 from toonbank.channels.content import Content
@@ -188,6 +192,18 @@ class WeChatChannel(ChannelAdapter):
         if not signature_matches(signature, str(token), timestamp, nonce):
             raise SignatureError("signature does not match the token")
         return str(token)
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, connection: Connection, url: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """``provider-media://<MediaId>``: the temporary-media API (``media/get``)."""
+        if not url.startswith(MEDIA_SCHEME):
+            return await super().fetch_media(http, connection, url, max_bytes=max_bytes)
+        token = await access_token(http, connection)
+        query = urlencode({"access_token": token, "media_id": url.removeprefix(MEDIA_SCHEME)})
+        return await download(
+            http, f"{api_base(connection)}/cgi-bin/media/get?{query}", max_bytes=max_bytes
+        )
 
 
 def _crypto(connection: Connection) -> MessageCrypto:

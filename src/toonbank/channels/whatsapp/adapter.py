@@ -23,6 +23,7 @@ import httpx
 from toonbank.channels.base import (
     ChannelAdapter,
     Connection,
+    FetchedMedia,
     InboundRequest,
     Manifest,
     ParsedEvent,
@@ -30,9 +31,16 @@ from toonbank.channels.base import (
     SendResult,
     SignatureError,
     WebhookResponse,
+    download,
 )
 from toonbank.channels.content import Content
-from toonbank.channels.whatsapp.graph import auth_headers, graph_error, graph_url
+from toonbank.channels.whatsapp.graph import (
+    auth_headers,
+    graph_error,
+    graph_url,
+    media_id_of,
+    media_url,
+)
 from toonbank.channels.whatsapp.parse import parse_webhook
 from toonbank.channels.whatsapp.render import CAPABILITIES, request_bodies
 from toonbank.kit.crypto import constant_time_equal
@@ -136,6 +144,16 @@ class WhatsAppChannel(ChannelAdapter):
                 raise graph_error(response)
             result = SendResult(provider_message_id=_message_id(response))
         return result
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, connection: Connection, url: str, *, max_bytes: int
+    ) -> FetchedMedia:
+        """``provider-media://<id>``: look the id up on the Graph API, then download the
+        short-lived URL with the same token."""
+        if media_id_of(url) is None:
+            return await super().fetch_media(http, connection, url, max_bytes=max_bytes)
+        link = await media_url(http, connection, url)
+        return await download(http, link, max_bytes=max_bytes, headers=auth_headers(connection))
 
 
 def _message_id(response: httpx.Response) -> str | None:
