@@ -103,3 +103,29 @@ async def test_media_over_the_size_limit_are_refused(
     message = await _inbound(ctx, "p4")
     assert message.error_code == "media_unavailable"
     assert "limit" in (message.error_detail or "")
+
+
+async def test_our_files_go_out_as_absolute_links_where_a_channel_cannot_take_uploads(
+    ctx: Context, workspace: dict[str, str], app_client: httpx.AsyncClient
+) -> None:
+    from tests.helpers import SECRET
+
+    from toonbank.simulator.api_channel import ApiReceiver
+
+    receiver = ApiReceiver(secret=SECRET)
+    with BackgroundServer(_files()) as files, BackgroundServer(receiver.app()) as provider:
+        conn = await api_connection(ctx, workspace["id"], base_url=provider.url)
+        await post_signed(app_client, conn.id, _photo("p5", f"{files.url}/ok.png"))
+        await Worker(ctx).drain()
+        local = (await _inbound(ctx, "p5")).content["url"]
+        headers = {"authorization": f"Bearer {workspace['api_key']}"}
+        [conversation] = (await app_client.get("/api/v1/conversations", headers=headers)).json()
+        content = {"type": "media", "kind": "image", "url": local}
+        await app_client.post(
+            f"/api/v1/conversations/{conversation['id']}/messages",
+            json={"content": content},
+            headers=headers,
+        )
+        await Worker(ctx).drain()
+    [forwarded] = [d for d in receiver.deliveries if d.content.get("type") == "media"]
+    assert forwarded.content["url"] == ctx.settings.public_url.rstrip("/") + local

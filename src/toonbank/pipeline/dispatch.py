@@ -33,6 +33,7 @@ from toonbank.models import ContactIdentity, DeliveryAttempt, Message
 from toonbank.models.base import table_of
 from toonbank.models.conversations import is_outbox
 from toonbank.ops import metrics
+from toonbank.pipeline import outbound_media
 from toonbank.pipeline.receipts import advance, take_pending_receipts
 
 log = structlog.get_logger(__name__)
@@ -335,6 +336,7 @@ class Dispatcher:
                 "no recipient known on this connection", retryable=False, error_code="no_recipient"
             )
         try:
+            content = await outbound_media.sendable(self.ctx, adapter, connection, content)
             return await adapter.send(
                 self.ctx.http,
                 connection,

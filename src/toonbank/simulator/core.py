@@ -208,6 +208,15 @@ class ProviderSimulator:
             self.media_files[media_id] = media
         return media
 
+    def store_media(self, data: bytes, mime_type: str, filename: str) -> MediaFile:
+        """A file a business uploaded (WhatsApp's ``POST /{phone_number_id}/media``)."""
+        media_id = self.ids.digits(16)
+        kind = "image" if mime_type.startswith("image/") else "file"
+        media = MediaFile(media_id, data, mime_type, filename, kind)
+        with self._lock:
+            self.media_files[media_id] = media
+        return media
+
     def media_file(self, media_id: str) -> MediaFile | None:
         with self._lock:
             return self.media_files.get(media_id)

@@ -188,6 +188,11 @@ class WhatsApp(Provider):
                 self.endpoint("messages", self._messages),
                 methods=["POST"],
             ),
+            Route(
+                "/{version}/{phone_number_id}/media",
+                self.endpoint("upload", self._upload),
+                methods=["POST"],
+            ),
             Route("/media/{media_id}", self.endpoint("download", self._download), methods=["GET"]),
             Route("/{version}/{media_id}", self.endpoint("media", self._media), methods=["GET"]),
         ]
@@ -266,6 +271,24 @@ class WhatsApp(Provider):
 
     def malformed(self, detail: str) -> Response:
         return graph_error(400, 100, "(#100) Invalid parameter", details=detail, whatsapp=True)
+
+    async def _upload(self, request: Request) -> Response:
+        """Media upload: multipart ``file``, ``type`` and ``messaging_product=whatsapp``."""
+        _version(request)
+        self._account(request, request.path_params["phone_number_id"])
+        async with request.form() as form:
+            upload = form.get("file")
+            if (
+                form.get("messaging_product") != "whatsapp"
+                or upload is None
+                or isinstance(upload, str)
+            ):
+                answer = self.malformed("file, type and messaging_product are required")
+                raise Refusal(answer, "invalid")
+            data = await upload.read()
+            mime = str(form.get("type") or upload.content_type or "application/octet-stream")
+            media = self.sim.store_media(data, mime, upload.filename or "upload")
+        return JSONResponse({"id": media.id})
 
     async def _media(self, request: Request) -> Response:
         _version(request)

@@ -155,6 +155,37 @@ class WhatsAppChannel(ChannelAdapter):
         link = await media_url(http, connection, url)
         return await download(http, link, max_bytes=max_bytes, headers=auth_headers(connection))
 
+    async def upload_media(
+        self,
+        http: httpx.AsyncClient,
+        connection: Connection,
+        data: bytes,
+        mime_type: str,
+        filename: str | None,
+    ) -> str:
+        """Upload a file to WhatsApp (``POST /{phone_number_id}/media``); returns its media id.
+
+        Used for files Toonbank holds itself (an agent's attachment, a customer's photo
+        forwarded), which Meta could not fetch by link.
+        """
+        phone_number_id = str(connection.setting("phone_number_id") or "")
+        response = await http.post(
+            graph_url(connection, f"{phone_number_id}/media"),
+            headers=auth_headers(connection),
+            data={"messaging_product": "whatsapp", "type": mime_type},
+            files={"file": (filename or "file", data, mime_type)},
+        )
+        if response.status_code >= 300:
+            raise graph_error(response)
+        media_id = response.json().get("id") if response.content else None
+        if not isinstance(media_id, str) or not media_id:
+            raise SendError(
+                "WhatsApp media upload returned no id",
+                retryable=False,
+                error_code="invalid_response",
+            )
+        return media_id
+
 
 def _message_id(response: httpx.Response) -> str | None:
     """``messages[0].id`` of a send answer."""
