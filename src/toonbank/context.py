@@ -8,6 +8,7 @@ import httpx
 
 from toonbank.channels.connections import ConnectionCache
 from toonbank.channels.registry import ChannelRegistry, default_registry
+from toonbank.commerce.search import LexicalSearchEngine, SearchEngine
 from toonbank.config import Settings
 from toonbank.db import Database, create_database
 from toonbank.kit.crypto import SecretBox, TokenSigner
@@ -28,6 +29,7 @@ class Context:
     visitor_tokens: TokenSigner
     http: httpx.AsyncClient
     connections: ConnectionCache
+    search: SearchEngine
     _started: bool = field(default=False, repr=False)
 
     async def wake(self, stage: str) -> None:
@@ -63,4 +65,5 @@ def create_context(settings: Settings) -> Context:
             headers={"user-agent": "Toonbank/0.1"},
         ),
         connections=ConnectionCache(db, box),
+        search=LexicalSearchEngine(db),
     )

@@ -30,3 +30,23 @@ def insert_ignore(
         index_elements=list(conflict_columns), index_where=index_where
     )
     return result
+
+
+def upsert(
+    session: AsyncSession,
+    table: FromClause,
+    conflict_columns: Sequence[str],
+    update_columns: Sequence[str],
+) -> Insert:
+    """``INSERT … ON CONFLICT (cols) DO UPDATE SET col = excluded.col`` for the session's dialect.
+
+    Use with a list of parameter dicts (executemany) for set-based bulk writes.
+    """
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={name: statement.excluded[name] for name in update_columns},
+    )
+    return result

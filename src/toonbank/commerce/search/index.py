@@ -1,0 +1,490 @@
+"""An in-memory lexical index of one workspace's published products.
+
+Documents are products; filters and facets look at their variants. Postings are compact
+arrays (document number, weight) per term. Replacing a product marks its old document dead
+and appends a new one, so incremental refreshes never rewrite postings; the engine rebuilds
+the whole index when too many documents are dead.
+
+Matching per query word: the exact term, terms it is a prefix of (``sneak`` → ``sneaker``),
+and terms within a small edit distance (``jakcet`` → ``jacket``; one edit up to 7 letters, two
+beyond), each at a lower weight. Every word must match; when no product matches them all, the
+products matching the most words are returned (``relaxed``).
+"""
+
+from __future__ import annotations
+
+import bisect
+import heapq
+import math
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from toonbank.commerce.money import Money, exponent
+from toonbank.commerce.search.port import ProductHit, SearchQuery, SearchResult, VariantHit
+from toonbank.commerce.search.text import (
+    COLOURS,
+    STOPWORDS,
+    colour_key,
+    deletes,
+    edit_distance,
+    fold,
+    size_key,
+    term,
+    terms,
+    tokens,
+)
+
+WEIGHTS = {
+    "title": 3.0,
+    "code": 3.0,
+    "translation": 2.5,
+    "brand": 2.0,
+    "category": 1.5,
+    "option": 1.5,
+    "attribute": 1.0,
+    "description": 0.4,
+}
+DESCRIPTION_WORDS = 60
+PREFIX_QUALITY = 0.75
+FUZZY_QUALITY = {1: 0.6, 2: 0.4}
+MAX_EXPANSIONS = 40
+
+
+@dataclass(slots=True)
+class VariantDoc:
+    id: str
+    title: str
+    colour: str | None
+    size: str | None
+    colours: tuple[str, ...]
+    size_key: str | None
+    price: int
+    regular: int
+    currency: str
+    availability: str
+    stock: int | None = None
+
+    @property
+    def in_stock(self) -> bool:
+        if self.stock is not None:
+            return self.stock > 0
+        return self.availability == "in_stock"
+
+
+@dataclass(slots=True)
+class ProductDoc:
+    id: str
+    external_id: str
+    title: str
+    translations: dict[str, str]
+    brand: str | None
+    category: str | None
+    category_keys: frozenset[str]
+    image: str | None
+    variants: list[VariantDoc]
+    colours: frozenset[str] = frozenset()
+    sizes: frozenset[str] = frozenset()
+    alive: bool = True
+
+
+@dataclass
+class _Filters:
+    colours: frozenset[str]
+    sizes: frozenset[str]
+    category: str | None
+    brand: str | None
+    price_min: Decimal | None
+    price_max: Decimal | None
+    currency: str | None
+    in_stock: bool
+
+    @property
+    def on_variants(self) -> bool:
+        return bool(
+            self.colours
+            or self.sizes
+            or self.in_stock
+            or self.price_min is not None
+            or self.price_max is not None
+        )
+
+    def price_ok(self, variant: VariantDoc) -> bool:
+        if self.price_min is None and self.price_max is None:
+            return True
+        if self.currency and variant.currency != self.currency:
+            return False
+        amount = Decimal(variant.price).scaleb(-exponent(variant.currency))
+        if self.price_min is not None and amount < self.price_min:
+            return False
+        return not (self.price_max is not None and amount > self.price_max)
+
+
+@dataclass
+class CatalogIndex:
+    docs: list[ProductDoc] = field(default_factory=list)
+    by_product: dict[str, int] = field(default_factory=dict)
+    by_variant: dict[str, VariantDoc] = field(default_factory=dict)
+    postings: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)
+    vocabulary: list[str] = field(default_factory=list)
+    _deletes: dict[str, list[str]] = field(default_factory=dict)
+    alive: int = 0
+    revision: int = 0
+
+    # -- building ----------------------------------------------------------------------------
+    @property
+    def dead_ratio(self) -> float:
+        return 1 - self.alive / len(self.docs) if self.docs else 0.0
+
+    def remove(self, product_id: str) -> None:
+        number = self.by_product.pop(product_id, None)
+        if number is None:
+            return
+        doc = self.docs[number]
+        if doc.alive:
+            doc.alive = False
+            self.alive -= 1
+        for variant in doc.variants:
+            if self.by_variant.get(variant.id) is variant:
+                del self.by_variant[variant.id]
+
+    def add(self, product: Mapping[str, Any], variants: list[Mapping[str, Any]]) -> None:
+        """Index one published product (a row mapping) and its published variants."""
+        if not variants:
+            return
+        self.remove(product["id"])
+        docs = [self._variant(v) for v in sorted(variants, key=lambda v: v["position"])]
+        translations = {
+            lang: str(value.get("title"))
+            for lang, value in (product.get("translations") or {}).items()
+            if isinstance(value, Mapping) and value.get("title")
+        }
+        category = product.get("category")
+        doc = ProductDoc(
+            id=product["id"],
+            external_id=product["external_id"],
+            title=product["title"],
+            translations=translations,
+            brand=product.get("brand"),
+            category=category,
+            category_keys=_category_keys(category),
+            image=(product.get("images") or [None])[0],
+            variants=docs,
+            colours=frozenset(c for v in docs for c in v.colours),
+            sizes=frozenset(v.size_key for v in docs if v.size_key),
+        )
+        number = len(self.docs)
+        self.docs.append(doc)
+        self.by_product[doc.id] = number
+        self.alive += 1
+        for variant in docs:
+            self.by_variant[variant.id] = variant
+        for name, weight in self._weights(product, docs).items():
+            self._post(name, number, weight)
+
+    def _variant(self, row: Mapping[str, Any]) -> VariantDoc:
+        sale = row.get("sale_price_minor")
+        return VariantDoc(
+            id=row["id"],
+            title=row["title"],
+            colour=row.get("colour"),
+            size=row.get("size"),
+            colours=tuple(colour_key(row.get("colour"))),
+            size_key=size_key(row.get("size")),
+            price=sale if sale is not None else row["price_minor"],
+            regular=row["price_minor"],
+            currency=row["currency"],
+            availability=row["availability"],
+            stock=row.get("stock"),
+        )
+
+    @staticmethod
+    def _weights(product: Mapping[str, Any], variants: list[VariantDoc]) -> dict[str, float]:
+        weights: dict[str, float] = {}
+
+        def put(names: Iterable[str], weight: float) -> None:
+            for name in names:
+                if weights.get(name, 0.0) < weight:
+                    weights[name] = weight
+
+        put(terms(product["title"]), WEIGHTS["title"])
+        put(terms(product.get("brand")), WEIGHTS["brand"])
+        put(terms(product.get("category")), WEIGHTS["category"])
+        put(terms(product.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"])
+        put([fold(product["external_id"])], WEIGHTS["code"])
+        for value in (product.get("translations") or {}).values():
+            if isinstance(value, Mapping):
+                put(terms(value.get("title")), WEIGHTS["translation"])
+                put(terms(value.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"])
+        attributes = product.get("attributes") or {}
+        for key in ("material", "gender", "pattern", "product_type", "tags", "age_group"):
+            value = attributes.get(key)
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            put(terms(str(value)) if value else [], WEIGHTS["attribute"])
+        for variant in variants:
+            put(variant.colours, WEIGHTS["option"])
+            put(terms(variant.colour), WEIGHTS["option"])
+            put(terms(variant.size), WEIGHTS["option"] / 2)
+        return weights
+
+    def _post(self, name: str, number: int, weight: float) -> None:
+        entry = self.postings.get(name)
+        if entry is None:
+            entry = self.postings[name] = (array("i"), array("f"))
+            bisect.insort(self.vocabulary, name)
+            if len(name) >= 4 and not name.isdigit():
+                for deleted in deletes(name):
+                    self._deletes.setdefault(deleted, []).append(name)
+        entry[0].append(number)
+        entry[1].append(weight)
+
+    def set_stock(self, levels: Mapping[str, int | None]) -> None:
+        for variant_id, quantity in levels.items():
+            variant = self.by_variant.get(variant_id)
+            if variant is not None:
+                variant.stock = quantity
+
+    # -- matching ----------------------------------------------------------------------------
+    def _expand(self, word: str) -> list[tuple[str, float, int]]:
+        """(term, quality, edit distance) for one query word."""
+        base = term(word)
+        found: dict[str, tuple[float, int]] = {}
+        if base in self.postings:
+            found[base] = (1.0, 0)
+        if len(base) >= 3 and not base.isdigit() and word not in COLOURS:
+            start = bisect.bisect_left(self.vocabulary, base)
+            for name in self.vocabulary[start : start + MAX_EXPANSIONS]:
+                if not name.startswith(base):
+                    break
+                found.setdefault(name, (PREFIX_QUALITY, 0))
+        if len(base) >= 4 and not base.isdigit() and not found:
+            limit = 1 if len(base) <= 7 else 2
+            probes = {base} | deletes(base)
+            if limit == 2:
+                probes |= {d for p in list(probes) for d in deletes(p)}
+            candidates: set[str] = set()
+            for probe in probes:
+                if probe in self.postings:
+                    candidates.add(probe)
+                candidates.update(self._deletes.get(probe, ()))
+            for name in candidates:
+                distance = edit_distance(base, name, limit)
+                if distance <= limit and name not in found:
+                    found[name] = (FUZZY_QUALITY[distance], distance)
+        return [(name, quality, distance) for name, (quality, distance) in found.items()]
+
+    def _score(self, expansions: list[tuple[str, float, int]]) -> dict[int, float]:
+        scores: dict[int, float] = {}
+        total = max(self.alive, 1)
+        for name, quality, _distance in expansions:
+            documents, weights = self.postings[name]
+            idf = math.log(1 + total / len(documents))
+            factor = idf * quality
+            get = scores.get
+            for number, weight in zip(documents, weights, strict=True):
+                value = factor * weight
+                if value > get(number, 0.0):
+                    scores[number] = value
+        return scores
+
+    # -- querying ----------------------------------------------------------------------------
+    def search(self, query: SearchQuery) -> SearchResult:
+        began = time.perf_counter()
+        words = [w for w in tokens(query.text)]
+        meaningful = [w for w in words if w not in STOPWORDS] or words
+        corrections: dict[str, str] = {}
+        relaxed = False
+        scores: dict[int, float]
+        if meaningful:
+            per_word: list[dict[int, float]] = []
+            for word in dict.fromkeys(meaningful):
+                expansions = self._expand(word)
+                if expansions and all(d > 0 for _n, _q, d in expansions):
+                    best = min(expansions, key=lambda e: (e[2], -len(self.postings[e[0]][0])))
+                    corrections[word] = best[0]
+                per_word.append(self._score(expansions))
+            scores, relaxed = _combine(per_word)
+        else:
+            scores = {n: 0.0 for n, d in enumerate(self.docs) if d.alive}
+        filters = _Filters(
+            colours=frozenset(c for value in query.colours for c in colour_key(value)),
+            sizes=frozenset(k for value in query.sizes if (k := size_key(value))),
+            category=fold(query.category).strip() if query.category else None,
+            brand=fold(query.brand).strip() if query.brand else None,
+            price_min=query.price_min,
+            price_max=query.price_max,
+            currency=query.currency.upper() if query.currency else None,
+            in_stock=query.in_stock,
+        )
+        passing, facets = self._filter(scores, filters)
+        ranked = heapq.nlargest(
+            query.offset + query.limit,
+            passing.items(),
+            key=lambda item: (scores[item[0]], -item[0]),
+        )[query.offset :]
+        hits = [self._hit(n, scores[n], variants, query.language) for n, variants in ranked]
+        return SearchResult(
+            total=len(passing),
+            hits=hits,
+            facets=facets,
+            corrections=corrections,
+            relaxed=relaxed,
+            took_ms=(time.perf_counter() - began) * 1000,
+        )
+
+    def _filter(
+        self, scores: dict[int, float], f: _Filters
+    ) -> tuple[dict[int, list[VariantDoc] | None], dict[str, list[tuple[str, int]]]]:
+        """Products passing every filter (with their matching variants) and facet counts.
+
+        Colour and size facets are disjunctive: each counts what choosing that value would give
+        with every other filter applied.
+        """
+        colour_counts: Counter[str] = Counter()
+        size_counts: Counter[str] = Counter()
+        category_counts: Counter[str] = Counter()
+        brand_counts: Counter[str] = Counter()
+        in_stock = 0
+        passing: dict[int, list[VariantDoc] | None] = {}
+        variant_level = f.on_variants
+        docs = self.docs
+        for number in scores:
+            doc = docs[number]
+            if not doc.alive:
+                continue
+            if f.category and not _category_match(doc, f.category):
+                continue
+            if f.brand and (doc.brand is None or fold(doc.brand) != f.brand):
+                continue
+            if not variant_level:
+                colour_counts.update(doc.colours)
+                size_counts.update(doc.sizes)
+                matching: list[VariantDoc] | None = None
+                stocked = any(v.in_stock for v in doc.variants)
+            else:
+                matching = []
+                colours: set[str] = set()
+                sizes: set[str] = set()
+                stocked = False
+                for variant in doc.variants:
+                    if f.in_stock and not variant.in_stock:
+                        continue
+                    if not f.price_ok(variant):
+                        continue
+                    colour_ok = not f.colours or not f.colours.isdisjoint(variant.colours)
+                    size_ok = not f.sizes or variant.size_key in f.sizes
+                    if size_ok:
+                        colours.update(variant.colours)
+                    if colour_ok and variant.size_key:
+                        sizes.add(variant.size_key)
+                    if colour_ok and size_ok:
+                        matching.append(variant)
+                        stocked = stocked or variant.in_stock
+                colour_counts.update(colours)
+                size_counts.update(sizes)
+                if not matching:
+                    continue
+            passing[number] = matching
+            in_stock += stocked
+            if doc.category:
+                category_counts[doc.category] += 1
+            if doc.brand:
+                brand_counts[doc.brand] += 1
+        facets = {
+            "colour": colour_counts.most_common(30),
+            "size": sorted(size_counts.items(), key=lambda kv: _size_order(kv[0]))[:40],
+            "category": category_counts.most_common(20),
+            "brand": brand_counts.most_common(20),
+            "availability": [("in_stock", in_stock), ("out_of_stock", len(passing) - in_stock)],
+        }
+        return passing, facets
+
+    def _hit(
+        self, number: int, score: float, matching: list[VariantDoc] | None, language: str | None
+    ) -> ProductHit:
+        doc = self.docs[number]
+        variants = matching if matching is not None else doc.variants
+        cheapest = min(variants, key=lambda v: v.price)
+        return ProductHit(
+            id=doc.id,
+            external_id=doc.external_id,
+            title=doc.translations.get(language, doc.title) if language else doc.title,
+            brand=doc.brand,
+            category=doc.category,
+            image=doc.image,
+            score=score,
+            price_from=Money(cheapest.price, cheapest.currency),
+            in_stock=any(v.in_stock for v in variants),
+            variants=[
+                VariantHit(
+                    id=v.id,
+                    title=v.title,
+                    colour=v.colour,
+                    size=v.size,
+                    price=Money(v.price, v.currency),
+                    regular_price=Money(v.regular, v.currency),
+                    in_stock=v.in_stock,
+                    quantity=v.stock,
+                )
+                for v in variants
+            ],
+        )
+
+
+def _combine(per_word: list[dict[int, float]]) -> tuple[dict[int, float], bool]:
+    """Documents matching every word (summed scores); else those matching the most words."""
+    if not per_word:
+        return {}, False
+    ordered = sorted(per_word, key=len)
+    common = set(ordered[0])
+    for scores in ordered[1:]:
+        common.intersection_update(scores)
+        if not common:
+            break
+    if common:
+        return {n: sum(s[n] for s in per_word) for n in common}, False
+    if len(per_word) == 1:
+        return {}, False
+    matched: Counter[int] = Counter()
+    for scores in per_word:
+        matched.update(scores.keys())
+    if not matched:
+        return {}, False
+    most = max(matched.values())
+    return {
+        n: sum(s.get(n, 0.0) for s in per_word) for n, count in matched.items() if count == most
+    }, True
+
+
+def _category_keys(category: str | None) -> frozenset[str]:
+    if not category:
+        return frozenset()
+    parts = [fold(p).strip() for p in category.split(">")]
+    keys = set(parts)
+    keys.update(" > ".join(parts[: i + 1]) for i in range(len(parts)))
+    keys.update(term(p) for p in parts if " " not in p)
+    return frozenset(k for k in keys if k)
+
+
+def _category_match(doc: ProductDoc, wanted: str) -> bool:
+    if wanted in doc.category_keys:
+        return True
+    normalised = " > ".join(p.strip() for p in wanted.split(">"))
+    return normalised in doc.category_keys or term(wanted) in doc.category_keys
+
+
+_SIZES = ["XXS", "XS", "S", "M", "L", "XL", "XXL", "XXXL", "3XL", "4XL"]
+
+
+def _size_order(size: str) -> tuple[int, float, str]:
+    if size in _SIZES:
+        return (0, float(_SIZES.index(size)), size)
+    try:
+        return (1, float(size.replace(",", ".")), size)
+    except ValueError:
+        return (2, 0.0, size)
