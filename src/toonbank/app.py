@@ -15,6 +15,7 @@ from toonbank.api import auth as auth_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
 from toonbank.channels.connections import find_connection
+from toonbank.commerce import api as commerce_api
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
 from toonbank.ops import api as ops_api
@@ -70,6 +71,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         webhooks.router,
         webchat_api.router,
         rest.router,
+        commerce_api.router,
         auth_api.router,
     ):
         app.include_router(router)

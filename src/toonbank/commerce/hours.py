@@ -133,21 +133,26 @@ class OpeningHours:
         return special.note if special else None
 
     def intervals(self, first: date, last: date) -> Iterator[tuple[datetime, datetime]]:
-        """Opening intervals (aware, in the store's zone) starting on ``first`` … ``last``."""
+        """Opening intervals (as UTC instants) of the local dates ``first`` … ``last``.
+
+        UTC because Python compares and subtracts datetimes that share a ``tzinfo`` by wall
+        clock, which is wrong across a DST change.
+        """
         day = first
         while day <= last:
             for opens, closes in self.ranges_on(day):
                 start = datetime.combine(day, opens, tzinfo=self.tz)
                 end_day = day if closes > opens else day + timedelta(days=1)
                 end = datetime.combine(end_day, closes, tzinfo=self.tz)
-                yield _resolve(start), _resolve(end)
+                yield start.astimezone(UTC), end.astimezone(UTC)
             day += timedelta(days=1)
 
     def current(self, at: datetime) -> tuple[datetime, datetime] | None:
-        """The interval the store is open in at ``at``, or ``None`` when closed."""
-        local = _aware(at).astimezone(self.tz)
-        for start, end in self.intervals(local.date() - timedelta(days=1), local.date()):
-            if start <= local < end:
+        """The interval (UTC) the store is open in at ``at``, or ``None`` when closed."""
+        instant = _aware(at).astimezone(UTC)
+        day = instant.astimezone(self.tz).date()
+        for start, end in self.intervals(day - timedelta(days=1), day):
+            if start <= instant < end:
                 return start, end
         return None
 
@@ -156,10 +161,11 @@ class OpeningHours:
 
     def next_opening(self, at: datetime, horizon_days: int = 60) -> datetime | None:
         """When the store next opens after ``at`` (``None`` if not within the horizon)."""
-        local = _aware(at).astimezone(self.tz)
-        for start, _end in self.intervals(local.date(), local.date() + timedelta(horizon_days)):
-            if start > local:
-                return start
+        instant = _aware(at).astimezone(UTC)
+        day = instant.astimezone(self.tz).date()
+        for start, _end in self.intervals(day, day + timedelta(horizon_days)):
+            if start > instant:
+                return start.astimezone(self.tz)
         return None
 
     def status(self, at: datetime) -> dict[str, Any]:
@@ -169,7 +175,7 @@ class OpeningHours:
         nxt = None if now_interval else self.next_opening(at)
         return {
             "open": now_interval is not None,
-            "closes_at": now_interval[1].isoformat() if now_interval else None,
+            "closes_at": now_interval[1].astimezone(self.tz).isoformat() if now_interval else None,
             "next_opening": nxt.isoformat() if nxt else None,
             "today": _fmt(self.ranges_on(local_day)),
             "note": self.note_on(local_day),
@@ -180,9 +186,3 @@ def _aware(at: datetime) -> datetime:
     if at.tzinfo is None:
         raise HoursError("naive datetime; pass an aware one")
     return at
-
-
-def _resolve(local: datetime) -> datetime:
-    """Normalise a wall-clock time that falls in a DST gap (it does not exist) forward."""
-    roundtrip = local.astimezone(UTC).astimezone(local.tzinfo)
-    return roundtrip

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.commerce.hours import HoursError, parse_time, zone
 from toonbank.commerce.money import Money
+from toonbank.kit.clock import now
 from toonbank.models import ShippingMethod
 
 WEEKDAYS_MON_FRI = (0, 1, 2, 3, 4)
@@ -158,3 +159,51 @@ async def methods_for(
     ).scalars()
     wanted = country.upper() if country else None
     return [m for m in rows if wanted is None or not m.countries or wanted in m.countries]
+
+
+async def upsert_method(
+    session: AsyncSession, workspace_id: str, code: str, values: dict[str, Any]
+) -> ShippingMethod:
+    """Create or replace shipping method ``code``; every calendar field is validated first."""
+    currency = str(values.get("currency", "EUR")).upper()
+    price = Money.of(str(values["price"]), currency)
+    free_over = (
+        Money.of(str(values["free_over"]), currency) if values.get("free_over") else None
+    )
+    zone(str(values.get("timezone", "UTC")))
+    parse_time(str(values.get("cutoff", "17:00")))
+    try:
+        holidays = sorted({date.fromisoformat(str(d)).isoformat() for d in values.get("holidays", [])})
+    except ValueError:
+        raise HoursError("holidays must be dates (YYYY-MM-DD)") from None
+    if int(values.get("transit_days_max", 1)) < int(values.get("transit_days_min", 1)):
+        raise HoursError("transit_days_max must not be below transit_days_min")
+    method = (
+        await session.execute(
+            select(ShippingMethod).where(
+                ShippingMethod.workspace_id == workspace_id, ShippingMethod.code == code
+            )
+        )
+    ).scalar_one_or_none()
+    if method is None:
+        method = ShippingMethod(workspace_id=workspace_id, code=code)
+        session.add(method)
+    method.name = str(values["name"])
+    method.carrier = values.get("carrier")
+    method.kind = str(values.get("kind", "delivery"))
+    method.countries = sorted({str(c).upper() for c in values.get("countries", [])})
+    method.price_minor = price.minor
+    method.currency = price.currency
+    method.free_over_minor = free_over.minor if free_over else None
+    method.timezone = str(values.get("timezone", "UTC"))
+    method.cutoff = str(values.get("cutoff", "17:00"))
+    method.dispatch_days = list(values.get("dispatch_days", WEEKDAYS_MON_FRI))
+    method.delivery_days = list(values.get("delivery_days", WEEKDAYS_MON_SAT))
+    method.transit_days_min = int(values.get("transit_days_min", 1))
+    method.transit_days_max = int(values.get("transit_days_max", 1))
+    method.holidays = holidays
+    method.active = bool(values.get("active", True))
+    method.position = int(values.get("position", 0))
+    method.updated_at = now()
+    await session.flush()
+    return method

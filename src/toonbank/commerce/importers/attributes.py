@@ -188,7 +188,7 @@ class AttributeFeed:
         for group in self._groups.values():
             product = group.product
             if len(product.variants) > 1:
-                product.title = common_title([v.title for v in product.variants]) or product.title
+                product.title = common_title(product.variants) or product.title
             if product.category is None:
                 google = product.attributes.get("google_product_category")
                 if google and not str(google).isdigit():
@@ -197,14 +197,22 @@ class AttributeFeed:
         return self.result
 
 
-def common_title(titles: list[str]) -> str | None:
-    """The words all variant titles start with: ``Jacket – navy, M`` + ``… L`` → ``Jacket – navy``."""
-    split = [t.split() for t in titles]
+def common_title(variants: list[VariantIn]) -> str | None:
+    """The words all variant titles start with, less a trailing shared colour or size:
+    ``Jacket – navy, M`` + ``Jacket – navy, L`` → ``Jacket``."""
+    split = [v.title.split() for v in variants]
     words: list[str] = []
     for column in zip(*split, strict=False):
         if any(w.casefold() != column[0].casefold() for w in column):
             break
         words.append(column[0])
+    shared = {
+        value.casefold()
+        for value in (variants[0].colour, variants[0].size)
+        if value and all((v.colour == value or v.size == value) for v in variants)
+    }
+    while words and words[-1].strip(",;:-–—/|()").casefold() in shared | {""}:
+        words.pop()
     text = " ".join(words).rstrip(" ,;:-–—/|(")
     return text if len(text) >= 3 else None
 

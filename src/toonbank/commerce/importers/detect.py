@@ -16,7 +16,13 @@ def detect(head: bytes) -> str:
     GMC and Meta share one attribute vocabulary and both accept either delimiter; a tab-separated
     file is taken for Google's and a comma-separated one for Meta's (force with ``--format``).
     """
-    text = head.decode("utf-8-sig", errors="replace").lstrip()
+    try:
+        text = head.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 3:  # not just a character cut off at the end of the head
+            raise FeedError(f"the file is not UTF-8 text (byte {exc.start})") from None
+        text = head[: exc.start].decode("utf-8-sig")
+    text = text.lstrip()
     if text.startswith("<"):
         return "gmc"
     lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -129,8 +128,8 @@ class ParseResult:
 
 
 def digest(value: Any) -> str:
-    data = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.md5(data.encode(), usedforsecurity=False).hexdigest()
+    """A change detector (not security): ``repr`` of plain values built in a fixed order."""
+    return hashlib.md5(repr(value).encode(), usedforsecurity=False).hexdigest()
 
 
 def availability(value: str | None) -> str | None:

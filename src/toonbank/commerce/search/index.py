@@ -68,6 +68,7 @@ class VariantDoc:
     currency: str
     availability: str
     stock: int | None = None
+    doc: int = -1
 
     @property
     def in_stock(self) -> bool:
@@ -132,8 +133,19 @@ class CatalogIndex:
     postings: dict[str, tuple[array[int], array[float]]] = field(default_factory=dict)
     vocabulary: list[str] = field(default_factory=list)
     _deletes: dict[str, list[str]] = field(default_factory=dict)
-    alive: int = 0
+    alive_docs: set[int] = field(default_factory=set)
+    stocked: set[int] = field(default_factory=set)
+    colour_docs: dict[str, set[int]] = field(default_factory=dict)
+    size_docs: dict[str, set[int]] = field(default_factory=dict)
+    category_docs: dict[str, set[int]] = field(default_factory=dict)
+    category_path_docs: dict[str, set[int]] = field(default_factory=dict)
+    brand_docs: dict[str, set[int]] = field(default_factory=dict)
+    brand_label_docs: dict[str, set[int]] = field(default_factory=dict)
     revision: int = 0
+
+    @property
+    def alive(self) -> int:
+        return len(self.alive_docs)
 
     # -- building ----------------------------------------------------------------------------
     @property
@@ -145,12 +157,30 @@ class CatalogIndex:
         if number is None:
             return
         doc = self.docs[number]
-        if doc.alive:
-            doc.alive = False
-            self.alive -= 1
+        doc.alive = False
+        for index, keys in self._memberships(doc):
+            for key in keys:
+                members = index.get(key)
+                if members is not None:
+                    members.discard(number)
+                    if not members:
+                        del index[key]
+        self.alive_docs.discard(number)
+        self.stocked.discard(number)
         for variant in doc.variants:
             if self.by_variant.get(variant.id) is variant:
                 del self.by_variant[variant.id]
+
+    def _memberships(self, doc: ProductDoc) -> list[tuple[dict[str, set[int]], Iterable[str]]]:
+        brand = [fold(doc.brand).strip()] if doc.brand else []
+        return [
+            (self.colour_docs, doc.colours),
+            (self.size_docs, doc.sizes),
+            (self.category_docs, doc.category_keys),
+            (self.category_path_docs, [doc.category] if doc.category else []),
+            (self.brand_docs, brand),
+            (self.brand_label_docs, [doc.brand] if doc.brand else []),
+        ]
 
     def add(self, product: Mapping[str, Any], variants: list[Mapping[str, Any]]) -> None:
         """Index one published product (a row mapping) and its published variants."""
@@ -180,9 +210,15 @@ class CatalogIndex:
         number = len(self.docs)
         self.docs.append(doc)
         self.by_product[doc.id] = number
-        self.alive += 1
+        self.alive_docs.add(number)
+        for index, keys in self._memberships(doc):
+            for key in keys:
+                index.setdefault(key, set()).add(number)
         for variant in docs:
+            variant.doc = number
             self.by_variant[variant.id] = variant
+        if any(v.in_stock for v in docs):
+            self.stocked.add(number)
         for name, weight in self._weights(product, docs).items():
             self._post(name, number, weight)
 
@@ -244,10 +280,17 @@ class CatalogIndex:
         entry[1].append(weight)
 
     def set_stock(self, levels: Mapping[str, int | None]) -> None:
+        touched: set[int] = set()
         for variant_id, quantity in levels.items():
             variant = self.by_variant.get(variant_id)
             if variant is not None:
                 variant.stock = quantity
+                touched.add(variant.doc)
+        for number in touched:
+            if any(v.in_stock for v in self.docs[number].variants):
+                self.stocked.add(number)
+            else:
+                self.stocked.discard(number)
 
     # -- matching ----------------------------------------------------------------------------
     def _expand(self, word: str) -> list[tuple[str, float, int]]:
@@ -295,11 +338,11 @@ class CatalogIndex:
     # -- querying ----------------------------------------------------------------------------
     def search(self, query: SearchQuery) -> SearchResult:
         began = time.perf_counter()
-        words = [w for w in tokens(query.text)]
+        words = tokens(query.text)
         meaningful = [w for w in words if w not in STOPWORDS] or words
         corrections: dict[str, str] = {}
         relaxed = False
-        scores: dict[int, float]
+        scores: dict[int, float] | None = None
         if meaningful:
             per_word: list[dict[int, float]] = []
             for word in dict.fromkeys(meaningful):
@@ -309,9 +352,7 @@ class CatalogIndex:
                     corrections[word] = best[0]
                 per_word.append(self._score(expansions))
             scores, relaxed = _combine(per_word)
-        else:
-            scores = {n: 0.0 for n, d in enumerate(self.docs) if d.alive}
-        filters = _Filters(
+        f = _Filters(
             colours=frozenset(c for value in query.colours for c in colour_key(value)),
             sizes=frozenset(k for value in query.sizes if (k := size_key(value))),
             category=fold(query.category).strip() if query.category else None,
@@ -321,13 +362,28 @@ class CatalogIndex:
             currency=query.currency.upper() if query.currency else None,
             in_stock=query.in_stock,
         )
-        passing, facets = self._filter(scores, filters)
-        ranked = heapq.nlargest(
-            query.offset + query.limit,
-            passing.items(),
-            key=lambda item: (scores[item[0]], -item[0]),
-        )[query.offset :]
-        hits = [self._hit(n, scores[n], variants, query.language) for n, variants in ranked]
+        base: set[int] = (
+            self.alive_docs.intersection(scores) if scores is not None else self.alive_docs
+        )
+        constraints = self._constraints(f)
+        docs = _restrict(base, constraints, None)
+        passing: dict[int, list[VariantDoc] | None] = {}
+        if f.on_variants:
+            for number in docs:
+                matching = self._matching(self.docs[number], f)
+                if matching:
+                    passing[number] = matching
+        else:
+            passing = dict.fromkeys(docs)
+        facets = self._facets(base, constraints, passing)
+        limit = query.offset + query.limit
+        if scores is None:
+            ranked = heapq.nsmallest(limit, passing)
+            top = [(n, 0.0) for n in ranked[query.offset :]]
+        else:
+            best = heapq.nlargest(limit, passing, key=lambda n: (scores[n], -n))
+            top = [(n, scores[n]) for n in best[query.offset :]]
+        hits = [self._hit(n, score, passing[n], query.language) for n, score in top]
         return SearchResult(
             total=len(passing),
             hits=hits,
@@ -337,72 +393,63 @@ class CatalogIndex:
             took_ms=(time.perf_counter() - began) * 1000,
         )
 
-    def _filter(
-        self, scores: dict[int, float], f: _Filters
-    ) -> tuple[dict[int, list[VariantDoc] | None], dict[str, list[tuple[str, int]]]]:
-        """Products passing every filter (with their matching variants) and facet counts.
+    def _constraints(self, f: _Filters) -> dict[str, set[int]]:
+        """Document sets that every result must be in, per filter (product level)."""
+        out: dict[str, set[int]] = {}
+        if f.colours:
+            out["colour"] = _union(self.colour_docs.get(c) for c in f.colours)
+        if f.sizes:
+            out["size"] = _union(self.size_docs.get(s) for s in f.sizes)
+        if f.in_stock:
+            out["stock"] = self.stocked
+        if f.category:
+            wanted = f.category
+            normalised = " > ".join(p.strip() for p in wanted.split(">"))
+            out["category"] = _union(
+                self.category_docs.get(k) for k in {wanted, normalised, term(wanted)}
+            )
+        if f.brand:
+            out["brand"] = self.brand_docs.get(f.brand, set())
+        return out
 
-        Colour and size facets are disjunctive: each counts what choosing that value would give
-        with every other filter applied.
-        """
-        colour_counts: Counter[str] = Counter()
-        size_counts: Counter[str] = Counter()
-        category_counts: Counter[str] = Counter()
-        brand_counts: Counter[str] = Counter()
-        in_stock = 0
-        passing: dict[int, list[VariantDoc] | None] = {}
-        variant_level = f.on_variants
-        docs = self.docs
-        for number in scores:
-            doc = docs[number]
-            if not doc.alive:
-                continue
-            if f.category and not _category_match(doc, f.category):
-                continue
-            if f.brand and (doc.brand is None or fold(doc.brand) != f.brand):
-                continue
-            if not variant_level:
-                colour_counts.update(doc.colours)
-                size_counts.update(doc.sizes)
-                matching: list[VariantDoc] | None = None
-                stocked = any(v.in_stock for v in doc.variants)
+    @staticmethod
+    def _matching(doc: ProductDoc, f: _Filters) -> list[VariantDoc]:
+        """The variants of ``doc`` that pass every variant-level filter."""
+        return [
+            v
+            for v in doc.variants
+            if (not f.in_stock or v.in_stock)
+            and (not f.colours or not f.colours.isdisjoint(v.colours))
+            and (not f.sizes or v.size_key in f.sizes)
+            and f.price_ok(v)
+        ]
+
+    def _facets(
+        self,
+        base: set[int],
+        constraints: dict[str, set[int]],
+        passing: dict[int, list[VariantDoc] | None],
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Counts of products per value. Colour and size are disjunctive: each counts what
+        picking that value would give with every other filter kept."""
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for name, index in (("colour", self.colour_docs), ("size", self.size_docs)):
+            scope = _restrict(base, constraints, name)
+            counts = _count(index, scope, self.alive_docs)
+            if name == "size":
+                facets[name] = sorted(counts, key=lambda kv: _size_order(kv[0]))[:40]
             else:
-                matching = []
-                colours: set[str] = set()
-                sizes: set[str] = set()
-                stocked = False
-                for variant in doc.variants:
-                    if f.in_stock and not variant.in_stock:
-                        continue
-                    if not f.price_ok(variant):
-                        continue
-                    colour_ok = not f.colours or not f.colours.isdisjoint(variant.colours)
-                    size_ok = not f.sizes or variant.size_key in f.sizes
-                    if size_ok:
-                        colours.update(variant.colours)
-                    if colour_ok and variant.size_key:
-                        sizes.add(variant.size_key)
-                    if colour_ok and size_ok:
-                        matching.append(variant)
-                        stocked = stocked or variant.in_stock
-                colour_counts.update(colours)
-                size_counts.update(sizes)
-                if not matching:
-                    continue
-            passing[number] = matching
-            in_stock += stocked
-            if doc.category:
-                category_counts[doc.category] += 1
-            if doc.brand:
-                brand_counts[doc.brand] += 1
-        facets = {
-            "colour": colour_counts.most_common(30),
-            "size": sorted(size_counts.items(), key=lambda kv: _size_order(kv[0]))[:40],
-            "category": category_counts.most_common(20),
-            "brand": brand_counts.most_common(20),
-            "availability": [("in_stock", in_stock), ("out_of_stock", len(passing) - in_stock)],
-        }
-        return passing, facets
+                facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:30]
+        result = passing.keys()
+        final = result if isinstance(result, set) else set(result)
+        for name, index in (("category", self.category_path_docs), ("brand", self.brand_label_docs)):
+            counts = _count(index, final, self.alive_docs)
+            facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:20]
+        stocked = len(final & self.stocked) if len(final) > len(self.stocked) else len(
+            self.stocked & final
+        )
+        facets["availability"] = [("in_stock", stocked), ("out_of_stock", len(final) - stocked)]
+        return facets
 
     def _hit(
         self, number: int, score: float, matching: list[VariantDoc] | None, language: str | None
@@ -434,6 +481,40 @@ class CatalogIndex:
                 for v in variants
             ],
         )
+
+
+def _union(sets: Iterable[set[int] | None]) -> set[int]:
+    out: set[int] = set()
+    for item in sets:
+        if item:
+            out |= item
+    return out
+
+
+def _restrict(base: set[int], constraints: dict[str, set[int]], skip: str | None) -> set[int]:
+    sets = [s for name, s in constraints.items() if name != skip]
+    if not sets:
+        return base
+    sets.sort(key=len)
+    smallest = sets[0] if len(sets[0]) < len(base) else base
+    out = set(smallest)
+    for other in [base, *sets]:
+        if other is not smallest:
+            out &= other
+    return out
+
+
+def _count(
+    index: dict[str, set[int]], scope: set[int], everything: set[int]
+) -> list[tuple[str, int]]:
+    if scope is everything:
+        return [(value, len(docs)) for value, docs in index.items() if docs]
+    counts = []
+    for value, docs in index.items():
+        n = len(scope & docs) if len(scope) < len(docs) else len(docs & scope)
+        if n:
+            counts.append((value, n))
+    return counts
 
 
 def _combine(per_word: list[dict[int, float]]) -> tuple[dict[int, float], bool]:

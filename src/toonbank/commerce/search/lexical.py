@@ -100,7 +100,7 @@ class LexicalSearchEngine:
             stock = await _stock(session, workspace_id, None)
         index = await asyncio.to_thread(_assemble, products, variants, stock)
         index.revision = revision
-        log.info("search_index_built", workspace_id=workspace_id, products=index.alive)
+        log.debug("search_index_built", workspace_id=workspace_id, products=index.alive)
         return index
 
     async def _refresh(self, index: CatalogIndex, workspace_id: str, revision: int) -> None:

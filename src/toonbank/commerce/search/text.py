@@ -43,13 +43,16 @@ STOPWORDS: Final = frozenset(
 )
 
 
+@lru_cache(maxsize=100_000)
 def fold(text: str) -> str:
     """Lower-case, accent-free, compatibility-normalised text."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold().translate(_SPECIAL))
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=500_000)
 def stem(token: str) -> str:
     """Fold plural endings (English and Dutch, conservatively); both sides use the same rule."""
     if token.isdigit() or len(token) <= 3:
@@ -79,8 +82,14 @@ def tokens(text: str | None) -> list[str]:
     return [t for t in _SPLIT.split(fold(text)) if t]
 
 
-def terms(text: str | None) -> list[str]:
-    return [term(t) for t in tokens(text)]
+@lru_cache(maxsize=50_000)
+def _terms(text: str) -> tuple[str, ...]:
+    return tuple(term(t) for t in tokens(text))
+
+
+def terms(text: str | None) -> tuple[str, ...]:
+    """Indexed forms of the words of ``text`` (cached: feeds repeat brands and descriptions)."""
+    return _terms(text) if text else ()
 
 
 def colour_key(value: str | None) -> list[str]:
