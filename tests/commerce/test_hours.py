@@ -107,4 +107,4 @@ def test_bad_hours_are_refused(weekly: dict[str, list[str]], problem: str) -> No
     with pytest.raises(HoursError, match="unknown time zone"):
         OpeningHours.from_json("Mars/Olympus", {}, None)
     with pytest.raises(HoursError, match="naive"):
-        hours().is_open(datetime(2025, 1, 1, 12, 0))  # noqa: DTZ001
+        hours().is_open(datetime(2025, 1, 1, 12, 0))

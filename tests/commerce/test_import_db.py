@@ -139,9 +139,7 @@ async def test_a_feed_that_would_empty_the_catalog_is_refused(
     assert forced.products_unpublished == 25
 
 
-async def test_stock_per_location_and_translations(
-    ctx: Context, workspace: dict[str, str]
-) -> None:
+async def test_stock_per_location_and_translations(ctx: Context, workspace: dict[str, str]) -> None:
     ws = workspace["id"]
     async with ctx.db.uow() as uow:
         for code in ("AMS-01", "UTR-01"):
@@ -189,12 +187,17 @@ async def test_stock_per_location_and_translations(
         "en": {"title": "Linen midi dress red S", "description": "Airy midi dress in 100% linen."}
     }
     unknown = await import_feed(
-        ctx.db, ws, gmc_tsv([item("NOPE", "Nope")]), ImportOptions(mode="translation", language="en")
+        ctx.db,
+        ws,
+        gmc_tsv([item("NOPE", "Nope")]),
+        ImportOptions(mode="translation", language="en"),
     )
     assert [e.message for e in unknown.rejected] == ["no product with this id to translate"]
 
 
-async def test_workspaces_do_not_share_catalog_rows(ctx: Context, workspace: dict[str, str]) -> None:
+async def test_workspaces_do_not_share_catalog_rows(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
     async with ctx.db.uow() as uow:
         other, _key = await create_workspace(uow.session, ctx.secret_box, ctx.channels, "other")
     feed = [item("SAME-ID", "Shared id"), item("ONLY-A", "Only in A")]

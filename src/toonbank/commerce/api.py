@@ -198,7 +198,7 @@ async def variant_stock(
 @router.post("/catalog/imports")
 async def post_import(
     request: Request,
-    format: str | None = Query(default=None),  # noqa: A002 - the API's own word
+    format: str | None = Query(default=None),
     mode: str = Query(default="full", pattern="^(full|partial|translation)$"),
     currency: str = Query(default="EUR", min_length=3, max_length=3),
     language: str | None = Query(default=None, max_length=15),

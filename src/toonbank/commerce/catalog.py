@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toonbank.commerce.importers import ProductIn, RowError
 from toonbank.commerce.imports import (
     ImportOptions,
     ImportReport,
@@ -20,14 +21,15 @@ from toonbank.commerce.imports import (
     ensure_location,
     write_stock,
 )
-from toonbank.commerce.importers import ProductIn, RowError
 from toonbank.commerce.money import Money
 from toonbank.commerce.state import bump_revision
 from toonbank.kit.clock import now
 from toonbank.models import Location, Product, ProductVariant, StockLevel
 
 
-def variant_json(variant: ProductVariant, stock: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def variant_json(
+    variant: ProductVariant, stock: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     price = Money(variant.price_minor, variant.currency)
     sale = (
         Money(variant.sale_price_minor, variant.currency)
@@ -211,19 +213,19 @@ async def set_stock(
     found: dict[str, str] = {}
     by_sku: dict[str, str] = {}
     if ids:
-        rows = await session.execute(
+        known = await session.execute(
             select(ProductVariant.id).where(
                 ProductVariant.workspace_id == workspace_id, ProductVariant.id.in_(list(ids))
             )
         )
-        found = {row[0]: row[0] for row in rows}
+        found = {row[0]: row[0] for row in known}
     if skus:
         rows = await session.execute(
             select(ProductVariant.sku, ProductVariant.id).where(
                 ProductVariant.workspace_id == workspace_id, ProductVariant.sku.in_(list(skus))
             )
         )
-        by_sku = {row[0]: row[1] for row in rows}
+        by_sku = {row[0]: row[1] for row in rows if row[0] is not None}
     codes = {u.location for u in updates}
     locations = {
         row[0]: row[1]

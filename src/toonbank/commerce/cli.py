@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -25,7 +26,8 @@ if TYPE_CHECKING:
 
 catalog_app = typer.Typer(help="Product catalog: import feeds, search.", no_args_is_help=True)
 stores_app = typer.Typer(help="Stores and their opening hours.", no_args_is_help=True)
-out = Console(soft_wrap=True)
+# A pipe gets wide tables rather than Rich's 80-column fallback.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
 
@@ -291,7 +293,7 @@ def stores_list(
         table.add_column(column)
     for store in found:
         status = store["status"]
-        today = ", ".join(f"{a}–{b}" for a, b in status["today"]) or "closed"
+        today = ", ".join(f"{a}-{b}" for a, b in status["today"]) or "closed"
         if status["note"]:
             today += f" ({status['note']})"
         now = (

@@ -70,7 +70,9 @@ def parse_ranges(value: Any) -> list[Range]:
 
 
 def _fmt(ranges: list[Range]) -> list[list[str]]:
-    return [[o.strftime("%H:%M"), "24:00" if c == time(0) else c.strftime("%H:%M")] for o, c in ranges]
+    return [
+        [o.strftime("%H:%M"), "24:00" if c == time(0) else c.strftime("%H:%M")] for o, c in ranges
+    ]
 
 
 @dataclass(frozen=True)

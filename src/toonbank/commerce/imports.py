@@ -387,7 +387,9 @@ async def _update(
             bar.advance(len(chunk))
 
 
-async def _categories(session: AsyncSession, workspace_id: str, paths: Iterable[str | None]) -> None:
+async def _categories(
+    session: AsyncSession, workspace_id: str, paths: Iterable[str | None]
+) -> None:
     wanted: dict[str, tuple[str, str | None]] = {}
     for path in paths:
         if not path:
@@ -418,9 +420,7 @@ async def ensure_location(session: AsyncSession, workspace_id: str, code: str) -
         return str(found)
     if code != DEFAULT_LOCATION:
         raise FeedError(f"no location with code {code!r}; create the store first")
-    location = Location(
-        workspace_id=workspace_id, code=code, name="Online stock", kind="warehouse"
-    )
+    location = Location(workspace_id=workspace_id, code=code, name="Online stock", kind="warehouse")
     session.add(location)
     await session.flush()
     return location.id
@@ -468,7 +468,9 @@ async def _apply_stock_feed(
     levels: dict[tuple[str, str], int] = {}
     for row, store, item, count in parsed.stock:
         if store not in locations:
-            report.rejected.append(RowError(row, f"no store with code {store!r}", item, "store_code"))
+            report.rejected.append(
+                RowError(row, f"no store with code {store!r}", item, "store_code")
+            )
         elif item not in variants:
             report.rejected.append(RowError(row, "no variant with this id", item, "id"))
         else:
@@ -511,7 +513,12 @@ async def _apply_translations(
             continue
         translations = {**(row.translations or {}), language: text}
         updates.append(
-            {"b_id": row.id, "translations": translations, "revision": revision, "updated_at": stamp}
+            {
+                "b_id": row.id,
+                "translations": translations,
+                "revision": revision,
+                "updated_at": stamp,
+            }
         )
         report.products_updated += 1
     await _update(session, P, updates, _Quiet())

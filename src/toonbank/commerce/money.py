@@ -14,25 +14,24 @@ from typing import Final
 # ISO 4217 currencies whose minor unit is not 2 decimals (everything else listed below uses 2).
 _EXPONENTS: Final[dict[str, int]] = {
     **dict.fromkeys(
-        ("BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI",
-         "VND", "VUV", "XAF", "XOF", "XPF"),
+        "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(),  # noqa: SIM905
         0,
     ),
-    **dict.fromkeys(("BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"), 3),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),  # noqa: SIM905
     "CLF": 4,
     "UYW": 4,
-}  # fmt: skip
+}
 _TWO_DECIMALS: Final = frozenset(
     """AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BMD BND BOB BRL BSD BTN BWP BYN
     BZD CAD CDF CHF CNY COP CRC CUP CVE CZK DKK DOP DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP
     GMD GTQ GYD HKD HNL HTG HUF IDR ILS INR IRR JMD KES KGS KHR KPW KYD KZT LAK LBP LKR LRD LSL
     MAD MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MYR MZN NAD NGN NIO NOK NPR NZD PAB PEN PGK
     PHP PKR PLN QAR RON RSD RUB SAR SBD SCR SDG SEK SGD SHP SLE SOS SRD SSP STN SVC SYP SZL THB
-    TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL""".split()
+    TJS TMT TOP TRY TTD TWD TZS UAH USD UYU UZS VES WST XCD YER ZAR ZMW ZWL""".split()  # noqa: SIM905
 )
 CURRENCIES: Final = frozenset(_EXPONENTS) | _TWO_DECIMALS
 
-_AMOUNT = re.compile(r"^[+-]?(\d{1,3}([ ,.\u00a0'’]\d{3})+|\d+)([.,]\d+)?$")
+_AMOUNT = re.compile(r"^[+-]?(\d{1,3}([ ,.\u00a0'\u2019]\d{3})+|\d+)([.,]\d+)?$")
 
 
 class MoneyError(ValueError):
@@ -189,7 +188,12 @@ class Money:
 
 
 def _normalise_number(number: str, original: str) -> str:
-    """``"1,299.00"`` → ``"1299.00"``; ``"12,50"`` → ``"12.50"``; ``"1.299.000"`` → ``"1299000"``."""
+    """``"1,299.00"`` → ``"1299.00"``, ``"12,50"`` → ``"12.50"``, ``"1.299.000"`` → ``"1299000"``.
+
+    Both separators: the last one is the decimal mark. A lone comma followed by anything but
+    three digits is a decimal comma; a lone dot is always a decimal point (as the feed specs
+    require).
+    """
     if not _AMOUNT.match(number):
         raise MoneyError(f"not a price: {original!r}")
     sign = "-" if number.startswith("-") else ""

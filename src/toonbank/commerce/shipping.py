@@ -167,13 +167,13 @@ async def upsert_method(
     """Create or replace shipping method ``code``; every calendar field is validated first."""
     currency = str(values.get("currency", "EUR")).upper()
     price = Money.of(str(values["price"]), currency)
-    free_over = (
-        Money.of(str(values["free_over"]), currency) if values.get("free_over") else None
-    )
+    free_over = Money.of(str(values["free_over"]), currency) if values.get("free_over") else None
     zone(str(values.get("timezone", "UTC")))
     parse_time(str(values.get("cutoff", "17:00")))
     try:
-        holidays = sorted({date.fromisoformat(str(d)).isoformat() for d in values.get("holidays", [])})
+        holidays = sorted(
+            {date.fromisoformat(str(d)).isoformat() for d in values.get("holidays", [])}
+        )
     except ValueError:
         raise HoursError("holidays must be dates (YYYY-MM-DD)") from None
     if int(values.get("transit_days_max", 1)) < int(values.get("transit_days_min", 1)):

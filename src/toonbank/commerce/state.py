@@ -8,14 +8,16 @@ finds every later change with ``revision > n``. Search indexes rely on that.
 
 from __future__ import annotations
 
-from sqlalchemy import select, update
+from typing import cast
+
+from sqlalchemy import Table, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.db.portable import insert_ignore
 from toonbank.kit.clock import now
 from toonbank.models import CatalogState
 
-_TABLE = CatalogState.__table__
+_TABLE = cast(Table, CatalogState.__table__)
 
 
 async def bump_revision(session: AsyncSession, workspace_id: str) -> int:

@@ -157,9 +157,7 @@ class StockLevel(Base):
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))
     location_id: Mapped[str] = mapped_column(ForeignKey("locations.id", ondelete="CASCADE"))
-    variant_id: Mapped[str] = mapped_column(
-        ForeignKey("product_variants.id", ondelete="CASCADE")
-    )
+    variant_id: Mapped[str] = mapped_column(ForeignKey("product_variants.id", ondelete="CASCADE"))
     quantity: Mapped[int] = mapped_column(Integer, default=0)
     reserved: Mapped[int] = mapped_column(Integer, default=0)
     revision: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -199,7 +197,9 @@ class CatalogImport(Base):
     """One feed import and its outcome (counts and the first rejected rows)."""
 
     __tablename__ = "catalog_imports"
-    __table_args__ = (Index("ix_catalog_imports_workspace_id_started_at", "workspace_id", "started_at"),)
+    __table_args__ = (
+        Index("ix_catalog_imports_workspace_id_started_at", "workspace_id", "started_at"),
+    )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     workspace_id: Mapped[str] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"))

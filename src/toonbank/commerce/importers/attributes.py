@@ -197,9 +197,12 @@ class AttributeFeed:
         return self.result
 
 
+_PUNCTUATION = ",;:-/|()\u2013\u2014"  # with en and em dashes
+
+
 def common_title(variants: list[VariantIn]) -> str | None:
     """The words all variant titles start with, less a trailing shared colour or size:
-    ``Jacket – navy, M`` + ``Jacket – navy, L`` → ``Jacket``."""
+    ``Jacket - navy, M`` + ``Jacket - navy, L`` → ``Jacket``."""
     split = [v.title.split() for v in variants]
     words: list[str] = []
     for column in zip(*split, strict=False):
@@ -211,15 +214,13 @@ def common_title(variants: list[VariantIn]) -> str | None:
         for value in (variants[0].colour, variants[0].size)
         if value and all((v.colour == value or v.size == value) for v in variants)
     }
-    while words and words[-1].strip(",;:-–—/|()").casefold() in shared | {""}:
+    while words and words[-1].strip(_PUNCTUATION).casefold() in shared | {""}:
         words.pop()
-    text = " ".join(words).rstrip(" ,;:-–—/|(")
+    text = " ".join(words).rstrip(" " + _PUNCTUATION)
     return text if len(text) >= 3 else None
 
 
-def read_delimited(
-    text: IO[str], feed: AttributeFeed, delimiter: str | None = None
-) -> ParseResult:
+def read_delimited(text: IO[str], feed: AttributeFeed, delimiter: str | None = None) -> ParseResult:
     """TSV or CSV with a header row of attribute names (Meta's ``# …`` help lines skipped)."""
     header: list[str] | None = None
     record = 0

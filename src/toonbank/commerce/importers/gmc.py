@@ -7,8 +7,11 @@ Attribute names and values follow Google's product data specification; see
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET
 from typing import IO
+from xml.etree.ElementTree import ParseError
+
+from defusedxml.common import DefusedXmlException
+from defusedxml.ElementTree import iterparse
 
 from toonbank.commerce.importers.attributes import (
     AttributeFeed,
@@ -36,8 +39,12 @@ def parse_tsv(
     return read_delimited(text, AttributeFeed("gmc", currency=currency, id_max=ID_MAX), delimiter)
 
 
-def parse_xml(raw: IO[bytes], *, currency: str | None = None, progress: Progress | None = None) -> ParseResult:
+def parse_xml(
+    raw: IO[bytes], *, currency: str | None = None, progress: Progress | None = None
+) -> ParseResult:
     """RSS 2.0 (``<item>``) or Atom 1.0 (``<entry>``) with ``g:`` attributes.
+
+    Parsed with ``defusedxml``: DTDs, entity expansion and external references are refused.
 
     Row numbers are item numbers (the first ``<item>`` is 1). A file that is not well-formed
     XML is refused as a whole: a truncated full feed must not unpublish the rest.
@@ -46,7 +53,7 @@ def parse_xml(raw: IO[bytes], *, currency: str | None = None, progress: Progress
     index = 0
     source = CountingReader(raw, progress)
     try:
-        for _event, element in ET.iterparse(source, events=("end",)):
+        for _event, element in iterparse(source, events=("end",), forbid_dtd=True):
             tag = _local(element.tag)
             if tag not in ("item", "entry"):
                 continue
@@ -63,8 +70,10 @@ def parse_xml(raw: IO[bytes], *, currency: str | None = None, progress: Progress
                     attrs.setdefault(name, []).append(value)
             feed.add(index, attrs)
             element.clear()
-    except ET.ParseError as exc:
+    except ParseError as exc:
         raise FeedError(f"not well-formed XML ({exc}); nothing was imported") from None
+    except DefusedXmlException as exc:
+        raise FeedError(f"refused XML construct ({exc}); nothing was imported") from None
     if index == 0:
         raise FeedError("no <item> or <entry> elements: not a product feed")
     return feed.finish()

@@ -202,9 +202,7 @@ def _variant(
     colour = next((v for k, v in options.items() if k.lower() in COLOUR_NAMES), None)
     size = next((v for k, v in options.items() if k.lower() in SIZE_NAMES), None)
     policy = (value("policy") or "deny").lower()
-    if count is None:
-        state = "in_stock"
-    elif count > 0:
+    if count is None or count > 0:
         state = "in_stock"
     else:
         state = "backorder" if policy in ("continue", "true", "yes") else "out_of_stock"

@@ -19,7 +19,7 @@ import math
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -182,7 +182,7 @@ class CatalogIndex:
             (self.brand_label_docs, [doc.brand] if doc.brand else []),
         ]
 
-    def add(self, product: Mapping[str, Any], variants: list[Mapping[str, Any]]) -> None:
+    def add(self, product: Mapping[str, Any], variants: Sequence[Mapping[str, Any]]) -> None:
         """Index one published product (a row mapping) and its published variants."""
         if not variants:
             return
@@ -381,8 +381,9 @@ class CatalogIndex:
             ranked = heapq.nsmallest(limit, passing)
             top = [(n, 0.0) for n in ranked[query.offset :]]
         else:
-            best = heapq.nlargest(limit, passing, key=lambda n: (scores[n], -n))
-            top = [(n, scores[n]) for n in best[query.offset :]]
+            docs_ = self.docs
+            chosen = heapq.nsmallest(limit, passing, key=lambda n: (-scores[n], docs_[n].title, n))
+            top = [(n, scores[n]) for n in chosen[query.offset :]]
         hits = [self._hit(n, score, passing[n], query.language) for n, score in top]
         return SearchResult(
             total=len(passing),
@@ -442,11 +443,16 @@ class CatalogIndex:
                 facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:30]
         result = passing.keys()
         final = result if isinstance(result, set) else set(result)
-        for name, index in (("category", self.category_path_docs), ("brand", self.brand_label_docs)):
+        for name, index in (
+            ("category", self.category_path_docs),
+            ("brand", self.brand_label_docs),
+        ):
             counts = _count(index, final, self.alive_docs)
             facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:20]
-        stocked = len(final & self.stocked) if len(final) > len(self.stocked) else len(
-            self.stocked & final
+        stocked = (
+            len(final & self.stocked)
+            if len(final) > len(self.stocked)
+            else len(self.stocked & final)
         )
         facets["availability"] = [("in_stock", stocked), ("out_of_stock", len(final) - stocked)]
         return facets

@@ -84,9 +84,9 @@ class LexicalSearchEngine:
         async with self._db.session() as session:
             products = (
                 await session.execute(
-                    select(*_PRODUCT_COLUMNS).where(
-                        Product.workspace_id == workspace_id, Product.published.is_(True)
-                    )
+                    select(*_PRODUCT_COLUMNS)
+                    .where(Product.workspace_id == workspace_id, Product.published.is_(True))
+                    .order_by(Product.external_id)
                 )
             ).all()
             variants = (
@@ -143,7 +143,7 @@ class LexicalSearchEngine:
             by_product.setdefault(row.product_id, []).append(item)
         for row in changed:
             if row.published:
-                index.add(row._mapping, by_product.get(row.id, []))
+                index.add(dict(row._mapping), by_product.get(row.id, []))
             else:
                 index.remove(row.id)
         index.set_stock({v: stock.get(v) for v in touched})

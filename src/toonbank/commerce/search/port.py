@@ -97,7 +97,9 @@ class SearchResult:
         return {
             "total": self.total,
             "hits": [h.to_json() for h in self.hits],
-            "facets": {k: [{"value": v, "count": c} for v, c in vs] for k, vs in self.facets.items()},
+            "facets": {
+                k: [{"value": v, "count": c} for v, c in vs] for k, vs in self.facets.items()
+            },
             "corrections": self.corrections,
             "relaxed": self.relaxed,
             "took_ms": round(self.took_ms, 2),

@@ -14,7 +14,9 @@ from functools import lru_cache
 from typing import Final
 
 _SPLIT = re.compile(r"[^\w]+|_")
-_SPECIAL = str.maketrans({"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "ı": "i", "þ": "th"})
+_SPECIAL = str.maketrans(
+    {"ø": "o", "æ": "ae", "œ": "oe", "ł": "l", "đ": "d", "\u0131": "i", "þ": "th"}
+)
 
 COLOURS: Final[dict[str, str]] = {}
 for _canonical, _words in {
@@ -39,7 +41,7 @@ STOPWORDS: Final = frozenset(
     """a an and the for with of in on to by at or
     de het een en voor met van in op te bij of
     der die das ein eine und fur mit von im auf zu
-    le la les un une et pour avec du des en au aux""".split()
+    le la les un une et pour avec du des en au aux""".split()  # noqa: SIM905
 )
 
 
