@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from functools import lru_cache
 from typing import Final
 
 # ISO 4217 currencies whose minor unit is not 2 decimals (everything else listed below uses 2).
@@ -84,6 +85,11 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, default_currency: str | None = None) -> Money:
+        """See ``_parse`` (cached: feeds repeat the same prices many times)."""
+        return _parse(text, default_currency)
+
+    @classmethod
+    def _parse_uncached(cls, text: str, default_currency: str | None = None) -> Money:
         """Parse feed prices: ``"15.00 USD"``, ``"USD 15.00"``, ``"1,299.00 EUR"``, ``"12,50 EUR"``.
 
         A lone comma followed by 1 or 2 digits is a decimal comma; otherwise ``,`` and spaces
@@ -185,6 +191,11 @@ class Money:
                 shares[index] += 1
                 remainder -= 1
         return [Money(sign * share, self.currency) for share in shares]
+
+
+@lru_cache(maxsize=8192)
+def _parse(text: str, default_currency: str | None) -> Money:
+    return Money._parse_uncached(text, default_currency)
 
 
 def _normalise_number(number: str, original: str) -> str:

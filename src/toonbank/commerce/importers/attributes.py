@@ -22,7 +22,6 @@ from toonbank.commerce.importers.records import (
     VariantIn,
     availability,
     category_path,
-    clean,
     quantity,
 )
 from toonbank.commerce.money import Money, MoneyError
@@ -55,6 +54,14 @@ _ALIASES = {
 }
 
 
+def add_value(attrs: dict[str, str], name: str, value: str) -> None:
+    """Keep the first value of an attribute; image lists accumulate (comma-separated)."""
+    if name not in attrs:
+        attrs[name] = value
+    elif name == "additional_image_link":
+        attrs[name] = f"{attrs[name]},{value}"
+
+
 def attribute_name(header: str) -> str:
     """``g:image_link``, ``Image Link`` and ``image_link`` are the same attribute."""
     name = header.strip().lower()
@@ -82,16 +89,14 @@ class AttributeFeed:
         self._groups: dict[str, _Group] = {}
         self._ids: set[str] = set()
 
-    def add(self, row: int, attrs: Mapping[str, list[str]]) -> None:
+    def add(self, row: int, attrs: Mapping[str, str]) -> None:
+        """One row: attribute name → stripped, non-empty value (see ``add_value``)."""
         self.result.rows += 1
         errors = self._add(row, attrs)
         self.result.errors.extend(errors)
 
-    def _add(self, row: int, attrs: Mapping[str, list[str]]) -> list[RowError]:
-        def first(name: str) -> str | None:
-            values = attrs.get(name)
-            return clean(values[0]) if values else None
-
+    def _add(self, row: int, attrs: Mapping[str, str]) -> list[RowError]:
+        first = attrs.get
         item_id = first("id")
         if item_id is None:
             return [RowError(row, "is required", None, "id")]
@@ -143,9 +148,10 @@ class AttributeFeed:
         self._ids.add(item_id)
         group_key = first("item_group_id") or item_id
         colour, size = first("color"), first("size")
-        images = [v.strip() for v in attrs.get("image_link", []) if v.strip()]
-        for value in attrs.get("additional_image_link", []):
-            images.extend(u.strip() for u in value.split(",") if u.strip())
+        images = [u.strip() for u in first("image_link", "").split(",") if u.strip()]
+        extra = first("additional_image_link")
+        if extra:
+            images.extend(u.strip() for u in extra.split(",") if u.strip())
         options = {k: v for k, v in (("color", colour), ("size", size)) if v}
         variant = VariantIn(
             external_id=item_id,
@@ -253,10 +259,11 @@ def read_delimited(text: IO[str], feed: AttributeFeed, delimiter: str | None = N
                     )
                 )
                 continue
-            attrs: dict[str, list[str]] = {}
+            attrs: dict[str, str] = {}
             for name, value in zip(header, cells, strict=True):
+                value = value.strip()
                 if value:
-                    attrs.setdefault(name, []).append(value)
+                    add_value(attrs, name, value)
             feed.add(record, attrs)
     except csv.Error as exc:
         raise FeedError(f"row {record + 1}: {exc}") from None

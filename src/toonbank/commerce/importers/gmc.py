@@ -16,6 +16,7 @@ from defusedxml.ElementTree import iterparse
 from toonbank.commerce.importers.attributes import (
     AttributeFeed,
     CountingReader,
+    add_value,
     attribute_name,
     read_delimited,
 )
@@ -58,16 +59,16 @@ def parse_xml(
             if tag not in ("item", "entry"):
                 continue
             index += 1
-            attrs: dict[str, list[str]] = {}
+            attrs: dict[str, str] = {}
             for child in element:
                 name = attribute_name(_local(child.tag))
                 if name == "summary":
                     name = "description"
-                value = child.text or ""
-                if name == "link" and not value.strip():
-                    value = child.get("href", "")
-                if value.strip():
-                    attrs.setdefault(name, []).append(value)
+                value = (child.text or "").strip()
+                if name == "link" and not value:
+                    value = child.get("href", "").strip()
+                if value:
+                    add_value(attrs, name, value)
             feed.add(index, attrs)
             element.clear()
     except ParseError as exc:
