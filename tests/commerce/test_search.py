@@ -214,3 +214,36 @@ def test_text_normalisation() -> None:
     assert colour_key("Rouge foncé") == ["red"]
     assert edit_distance("jakcet", "jacket", 2) == 1
     assert edit_distance("kitten", "sitting", 2) == 3  # over the limit
+
+
+def _row(number: int, title: str, colour: str = "Black") -> tuple[dict[str, object], list[object]]:
+    product = {"id": f"p{number}", "external_id": f"SKU-{number:04d}", "title": title,
+               "translations": {}, "images": []}  # fmt: skip
+    variant = {"id": f"v{number}", "title": title, "colour": colour, "size": "M",
+               "price_minor": 1000, "sale_price_minor": None, "currency": "EUR",
+               "availability": "in_stock", "position": 0}  # fmt: skip
+    return product, [variant]
+
+
+def test_index_bulk_build_then_incremental_changes() -> None:
+    from toonbank.commerce.search.index import CatalogIndex
+
+    index = CatalogIndex(bulk=True)
+    for number, title in enumerate(["Chelsea boots", "Leather belt", "Wool coat"]):
+        index.add(*_row(number, title))  # type: ignore[arg-type]
+    index.finish_bulk()
+    assert index.vocabulary == sorted(index.vocabulary)
+    bots = index.search(SearchQuery(text="bots"))  # the stem "bot" is too short for typos
+    assert [h.title for h in bots.hits] == ["Chelsea boots"] and bots.corrections == {
+        "bots": "boot"
+    }
+    assert [h.title for h in index.search(SearchQuery(text="sku-0001")).hits] == ["Leather belt"]
+    index.add(*_row(1, "Suede belt", colour="Brown"))  # type: ignore[arg-type]  # replaces p1
+    index.add(*_row(7, "Canvas tote"))  # type: ignore[arg-type]
+    assert index.vocabulary == sorted(index.vocabulary)
+    assert [h.title for h in index.search(SearchQuery(text="belt")).hits] == ["Suede belt"]
+    assert index.search(SearchQuery(text="leather")).total == 0
+    assert dict(index.search(SearchQuery()).facets["colour"]) == {"black": 3, "brown": 1}
+    index.remove("p0")
+    assert index.search(SearchQuery(text="boots")).total == 0
+    assert index.alive == 3 and 0 < index.dead_ratio < 1

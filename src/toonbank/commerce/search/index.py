@@ -22,6 +22,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from toonbank.commerce.money import Money, exponent
@@ -103,6 +104,7 @@ class _Filters:
     price_max: Decimal | None
     currency: str | None
     in_stock: bool
+    _minor: dict[str, tuple[float, float]] = field(default_factory=dict)
 
     @property
     def on_variants(self) -> bool:
@@ -119,10 +121,21 @@ class _Filters:
             return True
         if self.currency and variant.currency != self.currency:
             return False
-        amount = Decimal(variant.price).scaleb(-exponent(variant.currency))
-        if self.price_min is not None and amount < self.price_min:
-            return False
-        return not (self.price_max is not None and amount > self.price_max)
+        low, high = self._bounds(variant.currency)
+        return low <= variant.price <= high
+
+    def _bounds(self, currency: str) -> tuple[float, float]:
+        """The price range in ``currency``'s minor units (computed once per currency)."""
+        cached = self._minor.get(currency)
+        if cached is None:
+            exp = exponent(currency)
+            low = self.price_min.scaleb(exp) if self.price_min is not None else None
+            high = self.price_max.scaleb(exp) if self.price_max is not None else None
+            cached = self._minor[currency] = (
+                math.ceil(low) if low is not None else -math.inf,
+                math.floor(high) if high is not None else math.inf,
+            )
+        return cached
 
 
 @dataclass
@@ -142,6 +155,8 @@ class CatalogIndex:
     brand_docs: dict[str, set[int]] = field(default_factory=dict)
     brand_label_docs: dict[str, set[int]] = field(default_factory=dict)
     revision: int = 0
+    bulk: bool = False
+    """While true, new terms are appended to the vocabulary unsorted (see ``finish_bulk``)."""
 
     @property
     def alive(self) -> int:
@@ -219,8 +234,7 @@ class CatalogIndex:
             self.by_variant[variant.id] = variant
         if any(v.in_stock for v in docs):
             self.stocked.add(number)
-        for name, weight in self._weights(product, docs).items():
-            self._post(name, number, weight)
+        self._post_all(number, self._weights(product, docs))
 
     def _variant(self, row: Mapping[str, Any]) -> VariantDoc:
         sale = row.get("sale_price_minor")
@@ -240,44 +254,60 @@ class CatalogIndex:
 
     @staticmethod
     def _weights(product: Mapping[str, Any], variants: list[VariantDoc]) -> dict[str, float]:
+        """Term → field weight (the highest field a term appears in)."""
         weights: dict[str, float] = {}
-
-        def put(names: Iterable[str], weight: float) -> None:
-            for name in names:
-                if weights.get(name, 0.0) < weight:
-                    weights[name] = weight
-
-        put(terms(product["title"]), WEIGHTS["title"])
-        put(terms(product.get("brand")), WEIGHTS["brand"])
-        put(terms(product.get("category")), WEIGHTS["category"])
-        put(terms(product.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"])
-        put([fold(product["external_id"])], WEIGHTS["code"])
+        get = weights.get
+        fields: list[tuple[Iterable[str], float]] = [
+            (terms(product["title"]), WEIGHTS["title"]),
+            (terms(product.get("brand")), WEIGHTS["brand"]),
+            (terms(product.get("category")), WEIGHTS["category"]),
+            (terms(product.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"]),
+            (tokens(product["external_id"]), WEIGHTS["code"]),
+        ]
         for value in (product.get("translations") or {}).values():
             if isinstance(value, Mapping):
-                put(terms(value.get("title")), WEIGHTS["translation"])
-                put(terms(value.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"])
+                fields.append((terms(value.get("title")), WEIGHTS["translation"]))
+                description = terms(value.get("description"))[:DESCRIPTION_WORDS]
+                fields.append((description, WEIGHTS["description"]))
         attributes = product.get("attributes") or {}
         for key in ("material", "gender", "pattern", "product_type", "tags", "age_group"):
             value = attributes.get(key)
             if isinstance(value, list):
                 value = " ".join(str(v) for v in value)
-            put(terms(str(value)) if value else [], WEIGHTS["attribute"])
+            if value:
+                fields.append((terms(str(value)), WEIGHTS["attribute"]))
         for variant in variants:
-            put(variant.colours, WEIGHTS["option"])
-            put(terms(variant.colour), WEIGHTS["option"])
-            put(terms(variant.size), WEIGHTS["option"] / 2)
+            fields.append((variant.colours, WEIGHTS["option"]))
+            fields.append((terms(variant.colour), WEIGHTS["option"]))
+            fields.append((terms(variant.size), WEIGHTS["option"] / 2))
+        for names, weight in fields:
+            for name in names:
+                if get(name, 0.0) < weight:
+                    weights[name] = weight
         return weights
 
-    def _post(self, name: str, number: int, weight: float) -> None:
-        entry = self.postings.get(name)
-        if entry is None:
-            entry = self.postings[name] = (array("i"), array("f"))
+    def _post_all(self, number: int, weights: dict[str, float]) -> None:
+        postings = self.postings
+        for name, weight in weights.items():
+            entry = postings.get(name)
+            if entry is None:
+                entry = postings[name] = (array("i"), array("f"))
+                self._new_term(name)
+            entry[0].append(number)
+            entry[1].append(weight)
+
+    def _new_term(self, name: str) -> None:
+        if self.bulk:
+            self.vocabulary.append(name)  # sorted once when the bulk load ends
+        else:
             bisect.insort(self.vocabulary, name)
-            if len(name) >= 4 and not name.isdigit():
-                for deleted in deletes(name):
-                    self._deletes.setdefault(deleted, []).append(name)
-        entry[0].append(number)
-        entry[1].append(weight)
+        if len(name) >= 4 and name.isalpha():  # codes and numbers are not typo-corrected
+            for deleted in deletes(name):
+                self._deletes.setdefault(deleted, []).append(name)
+
+    def finish_bulk(self) -> None:
+        self.vocabulary.sort()
+        self.bulk = False
 
     def set_stock(self, levels: Mapping[str, int | None]) -> None:
         touched: set[int] = set()
@@ -305,21 +335,34 @@ class CatalogIndex:
                 if not name.startswith(base):
                     break
                 found.setdefault(name, (PREFIX_QUALITY, 0))
-        if len(base) >= 4 and not base.isdigit() and not found:
-            limit = 1 if len(base) <= 7 else 2
-            probes = {base} | deletes(base)
-            if limit == 2:
-                probes |= {d for p in list(probes) for d in deletes(p)}
-            candidates: set[str] = set()
-            for probe in probes:
-                if probe in self.postings:
-                    candidates.add(probe)
-                candidates.update(self._deletes.get(probe, ()))
-            for name in candidates:
-                distance = edit_distance(base, name, limit)
-                if distance <= limit and name not in found:
-                    found[name] = (FUZZY_QUALITY[distance], distance)
+        if not found:
+            # Typo tolerance for typed words of 4+ letters, on the stem ("bots" → "bot" ~
+            # "boot") and on the word as typed.
+            for probe_word in dict.fromkeys((base, word)):
+                if len(word) < 4 or not probe_word.isalpha():
+                    continue
+                limit = 1 if len(word) <= 7 else 2
+                for name, distance in self._near(probe_word, limit):
+                    if name not in found or found[name][1] > distance:
+                        found[name] = (FUZZY_QUALITY[distance], distance)
         return [(name, quality, distance) for name, (quality, distance) in found.items()]
+
+    def _near(self, word: str, limit: int) -> list[tuple[str, int]]:
+        """Indexed terms within ``limit`` edits of ``word`` (SymSpell candidates, verified)."""
+        probes = {word} | deletes(word)
+        if limit == 2:
+            probes |= {d for p in list(probes) for d in deletes(p)}
+        candidates: set[str] = set()
+        for probe in probes:
+            if probe in self.postings:
+                candidates.add(probe)
+            candidates.update(self._deletes.get(probe, ()))
+        out = []
+        for name in candidates:
+            distance = edit_distance(word, name, limit)
+            if distance <= limit:
+                out.append((name, distance))
+        return out
 
     def _score(self, expansions: list[tuple[str, float, int]]) -> dict[int, float]:
         scores: dict[int, float] = {}
@@ -548,6 +591,7 @@ def _combine(per_word: list[dict[int, float]]) -> tuple[dict[int, float], bool]:
     }, True
 
 
+@lru_cache(maxsize=10_000)
 def _category_keys(category: str | None) -> frozenset[str]:
     if not category:
         return frozenset()

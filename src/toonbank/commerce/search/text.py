@@ -96,8 +96,11 @@ def terms(text: str | None) -> tuple[str, ...]:
 
 def colour_key(value: str | None) -> list[str]:
     """Canonical colour names of a variant's colour: ``"Zwart/Wit"`` → ``["black", "white"]``."""
-    if not value:
-        return []
+    return list(_colour_key(value)) if value else []
+
+
+@lru_cache(maxsize=10_000)
+def _colour_key(value: str) -> tuple[str, ...]:
     out: list[str] = []
     for part in re.split(r"[/,&+]| and | en ", fold(value)):
         name = part.strip()
@@ -108,9 +111,10 @@ def colour_key(value: str | None) -> list[str]:
         key = canonical or name
         if key not in out:
             out.append(key)
-    return out
+    return tuple(out)
 
 
+@lru_cache(maxsize=10_000)
 def size_key(value: str | None) -> str | None:
     if not value:
         return None
