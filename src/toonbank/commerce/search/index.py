@@ -19,10 +19,11 @@ import math
 import time
 from array import array
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from toonbank.commerce.money import Money, exponent
@@ -70,12 +71,15 @@ class VariantDoc:
     availability: str
     stock: int | None = None
     doc: int = -1
+    in_stock: bool = False
 
-    @property
-    def in_stock(self) -> bool:
-        if self.stock is not None:
-            return self.stock > 0
-        return self.availability == "in_stock"
+    def __post_init__(self) -> None:
+        self.set_stock(self.stock)
+
+    def set_stock(self, quantity: int | None) -> None:
+        """Sellable units over all locations; without stock rows the feed's availability."""
+        self.stock = quantity
+        self.in_stock = quantity > 0 if quantity is not None else self.availability == "in_stock"
 
 
 @dataclass(slots=True)
@@ -115,6 +119,15 @@ class _Filters:
             or self.price_min is not None
             or self.price_max is not None
         )
+
+    @property
+    def exact_per_product(self) -> bool:
+        """One variant-level filter that the per-product sets answer exactly (a product has
+        a red variant, or an M, or one in stock), so only the shown hits need their variants
+        checked. Two such filters must hold for the same variant, which the sets cannot tell."""
+        active = [bool(self.colours), bool(self.sizes), self.in_stock]
+        no_price = self.price_min is None and self.price_max is None
+        return no_price and sum(active) == 1
 
     def price_ok(self, variant: VariantDoc) -> bool:
         if self.price_min is None and self.price_max is None:
@@ -314,7 +327,7 @@ class CatalogIndex:
         for variant_id, quantity in levels.items():
             variant = self.by_variant.get(variant_id)
             if variant is not None:
-                variant.stock = quantity
+                variant.set_stock(quantity)
                 touched.add(variant.doc)
         for number in touched:
             if any(v.in_stock for v in self.docs[number].variants):
@@ -411,7 +424,8 @@ class CatalogIndex:
         constraints = self._constraints(f)
         docs = _restrict(base, constraints, None)
         passing: dict[int, list[VariantDoc] | None] = {}
-        if f.on_variants:
+        lazy = f.exact_per_product
+        if f.on_variants and not lazy:
             for number in docs:
                 matching = self._matching(self.docs[number], f)
                 if matching:
@@ -427,7 +441,15 @@ class CatalogIndex:
             docs_ = self.docs
             chosen = heapq.nsmallest(limit, passing, key=lambda n: (-scores[n], docs_[n].title, n))
             top = [(n, scores[n]) for n in chosen[query.offset :]]
-        hits = [self._hit(n, score, passing[n], query.language) for n, score in top]
+        hits = [
+            self._hit(
+                n,
+                score,
+                self._matching(self.docs[n], f) if lazy else passing[n],
+                query.language,
+            )
+            for n, score in top
+        ]
         return SearchResult(
             total=len(passing),
             hits=hits,
@@ -477,9 +499,16 @@ class CatalogIndex:
         """Counts of products per value. Colour and size are disjunctive: each counts what
         picking that value would give with every other filter kept."""
         facets: dict[str, list[tuple[str, int]]] = {}
+        docs = self.docs
+        per_doc: dict[str, Callable[[int], Iterable[str]]] = {
+            "colour": lambda n: docs[n].colours,
+            "size": lambda n: docs[n].sizes,
+            "category": lambda n: [c for c in (docs[n].category,) if c],
+            "brand": lambda n: [b for b in (docs[n].brand,) if b],
+        }
         for name, index in (("colour", self.colour_docs), ("size", self.size_docs)):
             scope = _restrict(base, constraints, name)
-            counts = _count(index, scope, self.alive_docs)
+            counts = _count(index, scope, self.alive_docs, per_doc[name])
             if name == "size":
                 facets[name] = sorted(counts, key=lambda kv: _size_order(kv[0]))[:40]
             else:
@@ -490,7 +519,7 @@ class CatalogIndex:
             ("category", self.category_path_docs),
             ("brand", self.brand_label_docs),
         ):
-            counts = _count(index, final, self.alive_docs)
+            counts = _count(index, final, self.alive_docs, per_doc[name])
             facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:20]
         stocked = (
             len(final & self.stocked)
@@ -554,10 +583,17 @@ def _restrict(base: set[int], constraints: dict[str, set[int]], skip: str | None
 
 
 def _count(
-    index: dict[str, set[int]], scope: set[int], everything: set[int]
+    index: dict[str, set[int]],
+    scope: set[int],
+    everything: set[int],
+    values: Callable[[int], Iterable[str]],
 ) -> list[tuple[str, int]]:
-    if scope is everything:
+    """Products per value within ``scope``: set sizes when the scope is everything, a pass
+    over the scope when it is tiny, else one C-level set intersection per value."""
+    if scope is everything or len(scope) == len(everything):  # a subset of equal size
         return [(value, len(docs)) for value, docs in index.items() if docs]
+    if len(scope) < 64:  # a handful of products: look at each
+        return list(Counter(chain.from_iterable(values(n) for n in scope)).items())
     counts = []
     for value, docs in index.items():
         n = len(scope & docs) if len(scope) < len(docs) else len(docs & scope)
