@@ -398,9 +398,12 @@ def markdown(results: CatalogResults) -> str:
         f"- **Machine:** {machine.cores} cores (`nproc`), {machine.cpu_model}, {machine.kernel}",
         f"- **Software:** Python {machine.python}, SQLite {machine.sqlite}"
         + (f", PostgreSQL {machine.postgres}" if machine.postgres else ""),
-        "- **Peak memory** of the benchmark process: "
-        + ", ".join(f"{b.backend} {b.rss_mb:,.0f} MB" for b in results.backends)
-        + " (the feed parsed in memory, plus the search index)",
+        "- **Peak memory** of the benchmark process (backends one after the other): "
+        f"{max((b.rss_mb for b in results.backends), default=0):,.0f} MB (the parsed feed "
+        "and the existing keys during an import; the search index afterwards)",
+        "- **Noise:** one run on a shared 2-core VM where other test suites may run at the "
+        "same time; the same code has measured a third slower under load. Rerun before "
+        "drawing conclusions.",
         "",
         "### Targets",
         "",
