@@ -12,8 +12,6 @@ import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
-    DownloadColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
     TextColumn,
@@ -32,25 +30,32 @@ err = Console(stderr=True, soft_wrap=True)
 
 
 class RichImportProgress:
-    """The import's progress bar: bytes parsed, then rows written."""
+    """The import's progress bar: megabytes parsed, then rows written."""
 
     def __init__(self, progress: Progress, size: int) -> None:
         self._progress = progress
-        self._read: TaskID = progress.add_task("reading", total=size or None)
+        self._size = size
+        self._read: TaskID = progress.add_task("reading", total=size or None, detail="")
         self._write: TaskID | None = None
+        self._written = 0
+        self._total = 0
 
     def read(self, done: int) -> None:
-        self._progress.update(self._read, completed=done)
+        detail = f"{done / 1e6:,.1f}/{self._size / 1e6:,.1f} MB"
+        self._progress.update(self._read, completed=done, detail=detail)
 
     def stage(self, name: str, total: int) -> None:
-        self._progress.update(self._read, completed=self._progress.tasks[0].total or 0)
-        self._write = self._progress.add_task(name, total=max(total, 1))
-        if total == 0:
-            self._progress.update(self._write, completed=1)
+        self.read(self._size)
+        self._total = total
+        self._write = self._progress.add_task(
+            name, total=max(total, 1), completed=0 if total else 1, detail=f"0/{total:,} rows"
+        )
 
     def advance(self, n: int) -> None:
         if self._write is not None:
-            self._progress.advance(self._write, n)
+            self._written += n
+            detail = f"{self._written:,}/{self._total:,} rows"
+            self._progress.update(self._write, advance=n, detail=detail)
 
 
 def _execute(database_url: str | None, config: Path | None, job: Any) -> Any:
@@ -133,7 +138,7 @@ def import_command(
                 Progress(
                     TextColumn("{task.description:>8}"),
                     BarColumn(),
-                    DownloadColumn() if not as_json else MofNCompleteColumn(),
+                    TextColumn("{task.fields[detail]}"),
                     TimeRemainingColumn(),
                     console=err,
                     transient=True,
