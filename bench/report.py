@@ -353,17 +353,19 @@ def markdown(results: Results) -> str:
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write_section(path: Path, body: str) -> None:
-    """Replace the pipeline section's generated body, keeping every other section."""
-    block = f"{START}\n{body}{END}"
+def write_section(
+    path: Path, body: str, *, heading: str = HEADING, start: str = START, end: str = END
+) -> None:
+    """Replace one section's generated body (the pipeline's by default), keeping the rest."""
+    block = f"{start}\n{body}{end}"
     text = path.read_text() if path.exists() else ""
-    if START in text and END in text and text.index(START) < text.index(END):
-        before, rest = text.split(START, 1)
-        after = rest.split(END, 1)[1]
+    if start in text and end in text and text.index(start) < text.index(end):
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
         text = before + block + after
-    elif HEADING in text:
-        head, tail = text.split(HEADING, 1)
-        text = f"{head}{HEADING}\n\n{block}\n{tail}"
+    elif heading in text:
+        head, tail = text.split(heading, 1)
+        text = f"{head}{heading}\n\n{block}\n{tail}"
     else:
         if not text:
             text = (
@@ -371,6 +373,6 @@ def write_section(path: Path, body: str) -> None:
                 "Measured on one machine with `make bench`; each section is owned by the "
                 "benchmark that writes it.\n"
             )
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
+        text = text.rstrip("\n") + f"\n\n{heading}\n\n{block}\n"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 from rich.console import Console
 
+from toonbank.commerce.cli import catalog_app, stores_app
 from toonbank.config import Settings, load_settings
 from toonbank.ops.logging import configure_logging
 
@@ -33,6 +34,8 @@ agents_app = typer.Typer(help="Manage agent accounts.", no_args_is_help=True)
 app.add_typer(workspaces_app, name="workspaces")
 app.add_typer(channels_app, name="channels")
 app.add_typer(agents_app, name="agents")
+app.add_typer(catalog_app, name="catalog")
+app.add_typer(stores_app, name="stores")
 
 err = Console(stderr=True, soft_wrap=True)
 

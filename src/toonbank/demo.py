@@ -1,4 +1,5 @@
-"""The demo workspace: created on ``toonbank serve --demo`` when it does not exist yet."""
+"""The demo workspace: created on ``toonbank serve --demo`` when it does not exist yet, with
+a fashion shop to search (catalog, stores with opening hours, shipping methods)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 
 from toonbank.auth.service import create_agent
+from toonbank.commerce.demo import seed_shop
 from toonbank.context import Context
 from toonbank.models import Agent
 from toonbank.workspaces.service import create_workspace, workspace_by_name
@@ -45,4 +47,5 @@ async def ensure_demo(ctx: Context) -> DemoInfo:
                 role="owner",
                 display_name="Demo Stylist",
             )
+    await seed_shop(ctx.db, workspace.id)
     return DemoInfo(workspace.id, created, api_key, DEMO_EMAIL, DEMO_PASSWORD)

@@ -21,6 +21,8 @@ SCOPES: Final = (
     "channels:read",
     "channels:write",
     "agents:write",
+    "catalog:read",
+    "catalog:write",
 )
 ALL_SCOPES: Final = "*"
 

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause
+from sqlalchemy import ColumnElement, FromClause, Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -30,3 +30,86 @@ def insert_ignore(
         index_elements=list(conflict_columns), index_where=index_where
     )
     return result
+
+
+def upsert(
+    session: AsyncSession,
+    table: FromClause,
+    conflict_columns: Sequence[str],
+    update_columns: Sequence[str],
+) -> Insert:
+    """``INSERT … ON CONFLICT (cols) DO UPDATE SET col = excluded.col`` for the session's dialect.
+
+    Use with a list of parameter dicts (executemany) for set-based bulk writes.
+    """
+    dialect = session.get_bind().dialect.name
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table)
+    result: Insert = statement.on_conflict_do_update(
+        index_elements=list(conflict_columns),
+        set_={name: statement.excluded[name] for name in update_columns},
+    )
+    return result
+
+
+async def bulk_insert(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]], chunk: int = 2000
+) -> None:
+    """Insert many rows fast: PostgreSQL ``COPY`` (asyncpg), SQLite ``executemany``.
+
+    Values go through each column type's own bind processor, exactly as SQLAlchemy would
+    apply them, but once per value instead of through the per-row statement machinery, which
+    dominates the cost of large imports. Every row must have the same keys; left-out columns
+    get their Python-side defaults. Runs on the session's connection, inside its transaction.
+    """
+    if not rows:
+        return
+    connection = await session.connection()
+    dialect = connection.dialect
+    given = list(rows[0].keys())
+    # Columns left out get their Python-side default, as an ORM or Core insert would.
+    defaults = [
+        (column.name, column.default)
+        for column in table.columns
+        if column.name not in rows[0] and column.default is not None
+    ]
+    names = given + [name for name, _default in defaults]
+    columns = [table.c[name] for name in names]
+    processors = [column.type.bind_processor(dialect) for column in columns]
+    placeholders = _placeholders(dialect.paramstyle, len(names))
+    quoted = ", ".join(dialect.identifier_preparer.quote(name) for name in names)
+    statement = (
+        f"INSERT INTO {dialect.identifier_preparer.format_table(table)} "  # noqa: S608
+        f"({quoted}) VALUES ({placeholders})"
+    )
+    pairs = list(zip(names, processors, strict=True))
+    for start in range(0, len(rows), chunk):
+        params = []
+        for row in rows[start : start + chunk]:
+            values = dict(row)
+            for name, default in defaults:
+                arg = default.arg  # type: ignore[attr-defined]
+                values[name] = arg(None) if callable(arg) else arg
+            params.append(
+                tuple(
+                    process(values[name]) if process is not None else values[name]
+                    for name, process in pairs
+                )
+            )
+        if dialect.name == "postgresql":
+            raw = await connection.get_raw_connection()
+            await raw.driver_connection.copy_records_to_table(  # type: ignore[union-attr]
+                table.name, records=params, columns=names
+            )
+        else:
+            await connection.exec_driver_sql(statement, params)
+
+
+def _placeholders(paramstyle: str, count: int) -> str:
+    if paramstyle == "qmark":
+        return ", ".join("?" * count)
+    if paramstyle == "numeric_dollar":
+        return ", ".join(f"${n}" for n in range(1, count + 1))
+    if paramstyle in ("format", "pyformat"):
+        return ", ".join(["%s"] * count)
+    raise NotImplementedError(f"paramstyle {paramstyle}")

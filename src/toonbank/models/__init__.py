@@ -1,6 +1,16 @@
 """All ORM tables, imported in one place so Alembic sees every one."""
 
 from toonbank.models.base import Base, new_id, utcnow
+from toonbank.models.catalog import (
+    CatalogImport,
+    CatalogState,
+    Category,
+    Location,
+    Product,
+    ProductVariant,
+    ShippingMethod,
+    StockLevel,
+)
 from toonbank.models.channels import ChannelConnection
 from toonbank.models.contacts import Contact, ContactIdentity, LinkCode
 from toonbank.models.conversations import (
@@ -18,6 +28,9 @@ __all__ = [
     "AgentSession",
     "ApiKey",
     "Base",
+    "CatalogImport",
+    "CatalogState",
+    "Category",
     "ChannelConnection",
     "Contact",
     "ContactIdentity",
@@ -27,10 +40,15 @@ __all__ = [
     "Event",
     "InboundEvent",
     "LinkCode",
+    "Location",
     "MediaFetch",
     "MediaObject",
     "Message",
     "PendingReceipt",
+    "Product",
+    "ProductVariant",
+    "ShippingMethod",
+    "StockLevel",
     "WorkerLease",
     "Workspace",
     "new_id",
