@@ -121,6 +121,9 @@ class OrderSummary(_Content):
     discount: int = Field(default=0, ge=0)
     total: int = Field(ge=0)
     status: str | None = Field(default=None, max_length=64)
+    customer_name: str | None = Field(default=None, max_length=255)
+    payment_method: str | None = Field(default=None, max_length=64)
+    """How it was paid, readable by the customer ("iDEAL", "Visa 2345"); receipts show it."""
 
 
 class PaymentLink(_Content):

@@ -96,7 +96,8 @@ def test_manifest_names_meta_settings_and_native_capabilities() -> None:
     assert set(manifest.secret_settings) == {"app_secret", "page_access_token", "verify_token"}
     caps = manifest.capabilities
     assert caps.max_buttons == 13 and caps.product_card and caps.carousel and caps.payment_link
-    assert not (caps.location or caps.contact_card or caps.order_summary or caps.list_picker)
+    assert caps.order_summary  # receipt template
+    assert not (caps.location or caps.contact_card or caps.list_picker)
     assert caps.media == {"image", "audio", "video", "file"} and caps.max_text_length == 2000
     assert manifest.default_rate_per_second == 40 and not manifest.idempotent_sends
 
@@ -489,6 +490,55 @@ async def test_payment_link_is_a_button_template() -> None:
     }
 
 
+def _order(**changes: Any) -> OrderSummary:
+    fields: dict[str, Any] = {
+        "kind": "order",
+        "reference": "TB-1042",
+        "currency": "EUR",
+        "items": [
+            LineItem(title="Linen blazer, navy, 50", quantity=1, unit_price=18995),
+            LineItem(title="Silk scarf", quantity=2, unit_price=2450),
+        ],
+        "shipping": 495,
+        "discount": 1000,
+        "total": 22885,
+        "customer_name": "Anna de Vries",
+        "payment_method": "iDEAL",
+    }
+    return OrderSummary(**{**fields, **changes})
+
+
+async def test_a_placed_order_is_a_receipt_template_with_exact_amounts() -> None:
+    [body], _result = await _send(_order())
+    payload = body["message"]["attachment"]["payload"]
+    assert payload["template_type"] == "receipt"
+    assert payload["order_number"] == "TB-1042" and payload["recipient_name"] == "Anna de Vries"
+    assert payload["payment_method"] == "iDEAL" and payload["currency"] == "EUR"
+    assert [(e["title"], e["quantity"], e["price"]) for e in payload["elements"]] == [
+        ("Linen blazer, navy, 50", 1, 189.95),
+        ("Silk scarf", 2, 49.0),
+    ]
+    assert payload["summary"] == {"subtotal": 238.95, "shipping_cost": 4.95, "total_cost": 228.85}
+    assert payload["adjustments"] == [{"name": "Discount", "amount": 10.0}]
+    assert body["messaging_type"] == "RESPONSE"
+
+
+@pytest.mark.parametrize(
+    "changes", [{"kind": "cart"}, {"payment_method": None}, {"reference": None}], ids=str
+)
+async def test_a_cart_or_an_incomplete_order_goes_out_as_text(changes: dict[str, Any]) -> None:
+    [body], _result = await _send(_order(**changes))
+    assert "attachment" not in body["message"]
+    assert "Silk scarf" in body["message"]["text"]
+
+
+def test_instagram_has_no_receipts_so_orders_are_degraded_first() -> None:
+    from toonbank.channels.meta import InstagramChannel
+
+    assert not InstagramChannel.manifest.capabilities.order_summary
+    assert MessengerChannel.manifest.capabilities.order_summary
+
+
 async def test_long_texts_are_split_at_2000_characters() -> None:
     parts = degrade(Text(text="word " * 800), MessengerChannel.manifest.capabilities)
     assert len(parts) == 2
@@ -502,9 +552,6 @@ async def test_long_texts_are_split_at_2000_characters() -> None:
     [
         Location(latitude=52.37, longitude=4.89, name="Store"),
         ContactCard(name="Service", phones=["+31201234567"]),
-        OrderSummary(
-            currency="EUR", items=[LineItem(title="A", quantity=1, unit_price=100)], total=100
-        ),
     ],
 )
 async def test_non_native_content_is_degraded_to_text_first(content: Any) -> None:

@@ -40,9 +40,10 @@ MEDIA = frozenset({"image", "audio", "video", "file"})
 DEFAULT_RATE_PER_SECOND = 40
 
 
-def _capabilities(limit: outbound.TextLimit) -> Capabilities:
+def _capabilities(limit: outbound.TextLimit, *, receipts: bool = False) -> Capabilities:
     """Quick replies (13), generic template cards / carousels and button-template payment links;
-    locations, contact cards, list pickers and order summaries are degraded to text."""
+    order confirmations as receipt templates where the channel has them (Messenger); locations,
+    contact cards, list pickers (and carts) are degraded to text."""
     return Capabilities(
         media=MEDIA,
         location=False,
@@ -51,7 +52,7 @@ def _capabilities(limit: outbound.TextLimit) -> Capabilities:
         list_picker=False,
         product_card=True,
         carousel=True,
-        order_summary=False,
+        order_summary=receipts,
         payment_link=True,
         template=False,
         markdown_links=False,
@@ -140,7 +141,7 @@ class MessengerChannel(MetaChannel):
     manifest = Manifest(
         type="messenger",
         title="Facebook Messenger",
-        capabilities=_capabilities(outbound.MESSENGER_TEXT),
+        capabilities=_capabilities(outbound.MESSENGER_TEXT, receipts=True),
         required_settings=SETTINGS,
         secret_settings=SECRETS,
         default_rate_per_second=DEFAULT_RATE_PER_SECOND,

@@ -26,6 +26,7 @@ replies or the card); its id is the one :class:`~toonbank.channels.base.SendResu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from toonbank.channels.base import SendError
@@ -33,6 +34,7 @@ from toonbank.channels.content import (
     Content,
     Media,
     Option,
+    OrderSummary,
     PaymentLink,
     Product,
     ProductCard,
@@ -40,13 +42,15 @@ from toonbank.channels.content import (
     QuickReplies,
     Text,
 )
-from toonbank.channels.render import format_money, format_plain, split_text
+from toonbank.channels.render import currency_exponent, format_money, format_plain, split_text
 
 Body = dict[str, Any]
 
 MAX_QUICK_REPLIES = 13
 QUICK_REPLY_TITLE = 20
 BUTTON_TITLE = 20
+MAX_RECEIPT_ELEMENTS = 100
+"""Receipt templates list at most 100 items."""
 MAX_ELEMENTS = 10
 MAX_ELEMENT_BUTTONS = 3
 ELEMENT_TITLE = 80
@@ -99,6 +103,8 @@ def message_objects(content: Content, limit: TextLimit) -> list[Body]:
             return _generic(content, products[:MAX_ELEMENTS], text, limit)
         case PaymentLink():
             return _payment(content, limit)
+        case OrderSummary():
+            return _receipt(content, limit)
     raise SendError(
         f"{content.type} content is not rendered natively on this channel (degrade it first)",
         retryable=False,
@@ -198,3 +204,49 @@ def _payment(content: PaymentLink, limit: TextLimit) -> list[Body]:
     payload = {"template_type": "button", "text": pieces[-1], "buttons": [button]}
     lead = [{"text": piece} for piece in pieces[:-1]]
     return [*lead, {"attachment": {"type": "template", "payload": payload}}]
+
+
+def _major(amount: int, currency: str) -> float:
+    """Minor units as the decimal number Meta's receipt expects (exact in the JSON text)."""
+    return float(Decimal(amount).scaleb(-currency_exponent(currency)))
+
+
+def _receipt(content: OrderSummary, limit: TextLimit) -> list[Body]:
+    """Receipt template for a placed order; a cart, or an order without the receipt's required
+    fields (number, customer name, payment method), goes out as text."""
+    if not (
+        content.kind == "order"
+        and content.reference
+        and content.customer_name
+        and content.payment_method
+    ):
+        return _texts(format_plain(content), limit)
+    currency = content.currency.upper()
+    subtotal = sum(item.unit_price * item.quantity for item in content.items)
+    elements = [
+        {
+            "title": clip(item.title, 80),
+            "quantity": item.quantity,
+            "price": _major(item.unit_price * item.quantity, currency),
+            "currency": currency,
+        }
+        for item in content.items[:MAX_RECEIPT_ELEMENTS]
+    ]
+    payload: Body = {
+        "template_type": "receipt",
+        "recipient_name": content.customer_name,
+        "order_number": content.reference,
+        "currency": currency,
+        "payment_method": content.payment_method,
+        "elements": elements,
+        "summary": {
+            "subtotal": _major(subtotal, currency),
+            "shipping_cost": _major(content.shipping, currency),
+            "total_cost": _major(content.total, currency),
+        },
+    }
+    if content.discount:
+        payload["adjustments"] = [
+            {"name": "Discount", "amount": _major(content.discount, currency)}
+        ]
+    return [{"attachment": {"type": "template", "payload": payload}}]
