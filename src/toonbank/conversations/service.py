@@ -9,7 +9,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import Content, dump_content
-from toonbank.conversations.events import EventSpec, message_view, record_event, record_events
+from toonbank.conversations.events import EventSpec, message_view_of, record_event, record_events
 from toonbank.conversations.states import BOT, CLOSED, check_transition
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
@@ -181,7 +181,7 @@ async def queue_outbound_many(uow: UnitOfWork, bus: Bus, items: list[Outbound]) 
         EventSpec(
             workspace_id=item.workspace_id,
             type="message",
-            data={"message": message_view(Message(id=mid, **value), item.channel_type)},
+            data={"message": message_view_of(mid, value, item.channel_type)},
             conversation_id=item.conversation_id,
             contact_id=item.contact_id,
         )
