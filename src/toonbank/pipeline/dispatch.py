@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -35,7 +35,7 @@ from sqlalchemy import (
 )
 
 from toonbank.channels.base import Connection, Manifest, SendError, SendResult
-from toonbank.channels.content import parse_content
+from toonbank.channels.content import dump_content, parse_content
 from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.conversations.events import EventSpec, lock_contacts, record_events
 from toonbank.kit.clock import now
@@ -209,6 +209,7 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._paused_until: dict[str, float] = {}
         self._inflight: dict[int, str | None] = {}  # message id -> connection id
+        self._reserved: dict[str | None, int] = {}  # connection id -> slots held by handoffs
         self._unsent = 0  # claimed, HTTP call not finished yet
         self.saturated = False  # the last run_once stopped because every claim slot was taken
         self._tasks: set[asyncio.Task[int]] = set()
@@ -249,6 +250,25 @@ class Dispatcher:
             task.add_done_callback(self._tasks.discard)
         return len(claimed)
 
+    def _adopt(
+        self,
+        claims: list[tuple[Claimed, int]],
+        heard: dict[tuple[str, str | None], datetime | None],
+        blocked: dict[str, set[str]],
+        reserved: list[str | None],
+    ) -> None:
+        self._unreserve(reserved)
+        if not self._tasks:
+            self._last_heard, self._opted_out = {}, {}
+        self._last_heard.update(heard)
+        self._opted_out.update(blocked)
+        for message, attempt_id in claims:
+            self._inflight[message.id] = message.connection_id
+            task = asyncio.create_task(self._deliver(message, attempt_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._unsent -= len(reserved) - len(claims)  # (equal unless nothing was opened)
+
     def _sent_one(self) -> None:
         self._unsent -= 1
         if self.on_slot_free is not None:
@@ -270,12 +290,83 @@ class Dispatcher:
             if message_id in self._inflight or len(picked) >= free:
                 continue
             if connection_id not in budget:
-                in_flight = sum(1 for c in self._inflight.values() if c == connection_id)
-                budget[connection_id] = await self._budget(connection_id) - in_flight
+                budget[connection_id] = await self._budget(connection_id) - self._held(
+                    connection_id
+                )
             if budget[connection_id] > 0:
                 budget[connection_id] -= 1
                 picked.append((message_id, connection_id))
         return picked
+
+    def _held(self, connection_id: str | None) -> int:
+        """Sends claimed (or reserved) on this connection and not finished yet."""
+        in_flight = sum(1 for c in self._inflight.values() if c == connection_id)
+        return in_flight + self._reserved.get(connection_id, 0)
+
+    async def reserve(self, session: Any, replies: Sequence[Any]) -> Handoff:
+        """Inside a transaction that is about to queue ``replies`` (``Outbound`` items): pick
+        the ones this dispatcher claims in that same transaction and sends right after commit.
+
+        A reply qualifies if it is the first of the batch in its conversation and no earlier
+        reply of the conversation is still queued or sending (replies leave in order), within
+        the same claim window and per-connection pacing budget as :meth:`run_once`. The rest
+        stay ``queued`` for the regular due query. This saves the due query and the claim
+        transaction on the common path; crash safety is the claim's (lease + attempt row).
+        """
+        handoff = Handoff(self)
+        free = 2 * self.concurrency - self._unsent
+        first: dict[str, int] = {}
+        for index, reply in enumerate(replies):
+            first.setdefault(reply.conversation_id, index)
+        if free <= 0 or not first:
+            return handoff
+        busy = set(
+            (
+                await session.execute(
+                    select(_M.c.conversation_id).where(
+                        _M.c.conversation_id.in_(list(first)), is_outbox(_M.c)
+                    )
+                )
+            ).scalars()
+        )
+        budget: dict[str | None, int] = {}
+        for conversation_id, index in first.items():
+            if conversation_id in busy or len(handoff.slots) >= free:
+                continue
+            connection_id = replies[index].connection_id
+            if connection_id not in budget:
+                budget[connection_id] = await self._budget(connection_id) - self._held(
+                    connection_id
+                )
+            if budget[connection_id] > 0:
+                budget[connection_id] -= 1
+                handoff.slots[index] = connection_id
+        for connection_id in handoff.slots.values():
+            self._reserved[connection_id] = self._reserved.get(connection_id, 0) + 1
+        self._unsent += len(handoff.slots)
+        moment = now()
+        lease_until = moment + timedelta(
+            seconds=self.ctx.settings.dispatch_timeout + PACING_WINDOW + 5.0
+        )
+        handoff.columns = {
+            index: {
+                "status": "sending",
+                "lease_owner": self.owner,
+                "lease_until": lease_until,
+                "attempts": 1,
+            }
+            for index in handoff.slots
+        }
+        handoff.started_at = moment
+        return handoff
+
+    def _unreserve(self, connection_ids: Sequence[str | None]) -> None:
+        for connection_id in connection_ids:
+            left = self._reserved.get(connection_id, 0) - 1
+            if left > 0:
+                self._reserved[connection_id] = left
+            else:
+                self._reserved.pop(connection_id, None)
 
     async def _budget(self, connection_id: str | None) -> int:
         connection = await self.ctx.connections.get(connection_id) if connection_id else None
@@ -587,6 +678,81 @@ class Dispatcher:
             )
         metrics.FAILURES.labels(outcome.channel).inc()
         metrics.MESSAGES_OUT.labels(outcome.channel, "failed").inc()
+
+
+class Handoff:
+    """Replies claimed inside a process commit for this worker's dispatcher.
+
+    :meth:`Dispatcher.reserve` picks them (before the insert), :meth:`open` writes their
+    attempt rows (after it, same transaction), :meth:`adopt` starts the sends once the
+    transaction has committed, :meth:`cancel` gives the slots back if it did not.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.slots: dict[int, str | None] = {}  # reply index -> connection id
+        self.columns: dict[int, dict[str, Any]] = {}  # reply index -> claim columns
+        self.started_at = now()
+        self._claims: list[tuple[Claimed, int]] = []
+        self._heard: dict[tuple[str, str | None], datetime | None] = {}
+        self._blocked: dict[str, set[str]] = {}
+        self._settled = False
+
+    async def open(self, session: Any, ids: Sequence[int], replies: Sequence[Any]) -> None:
+        """Attempt rows for the claimed replies (``ids``: the inserted message ids)."""
+        if not self.slots:
+            return
+        owner = self.dispatcher.owner
+        messages = [
+            Claimed(
+                id=ids[index],
+                workspace_id=replies[index].workspace_id,
+                conversation_id=replies[index].conversation_id,
+                contact_id=replies[index].contact_id,
+                connection_id=replies[index].connection_id,
+                sender=replies[index].sender,
+                content=dump_content(replies[index].content),
+                recipient=replies[index].recipient,
+                attempts=1,
+            )
+            for index in sorted(self.slots)
+        ]
+        attempts = await session.execute(
+            insert(_A).returning(_A.c.id, _A.c.message_id),
+            [
+                {
+                    "workspace_id": m.workspace_id,
+                    "message_id": m.id,
+                    "attempt": 1,
+                    "worker": owner,
+                    "started_at": self.started_at,
+                    "outcome": "started",
+                }
+                for m in messages
+            ],
+        )
+        attempt_of = {message_id: attempt_id for attempt_id, message_id in attempts}
+        self._claims = [(m, attempt_of[m.id]) for m in messages]
+        self._heard = await _last_inbound(session, messages)
+        contacts = {m.contact_id for m in messages}
+        blocked = await opted_out(session, contacts)
+        self._blocked = {cid: blocked.get(cid, set()) for cid in contacts}
+
+    def adopt(self) -> None:
+        """After commit: start the sends."""
+        if self._settled:
+            return
+        self._settled = True
+        self.dispatcher._adopt(self._claims, self._heard, self._blocked, list(self.slots.values()))
+
+    def cancel(self) -> None:
+        """The transaction did not commit (or claimed nothing): give the slots back."""
+        if self._settled:
+            return
+        self._settled = True
+        dispatcher = self.dispatcher
+        dispatcher._unsent -= len(self.slots)
+        dispatcher._unreserve(list(self.slots.values()))
 
 
 async def _last_inbound(

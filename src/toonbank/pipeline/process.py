@@ -26,11 +26,13 @@ from toonbank.channels.render import degrade, numbered_options, resolve_choice
 from toonbank.conversations.events import lock_contacts
 from toonbank.conversations.service import Outbound, change_status, queue_outbound_many, recipients
 from toonbank.conversations.states import BOT, CLOSED, QUEUED
+from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Conversation, Message, Workspace
 from toonbank.models.base import table_of
 from toonbank.models.conversations import is_unprocessed
 from toonbank.ops import metrics
+from toonbank.pipeline.dispatch import Dispatcher, Handoff
 from toonbank.pipeline.leases import claim_conversations, release_conversations
 from toonbank.responders.base import Turn, TurnResult
 
@@ -102,8 +104,12 @@ async def pending_conversations(ctx: Any, limit: int = BATCH) -> list[str]:
         return list(dict.fromkeys(rows.scalars()))
 
 
-async def process_pending(ctx: Any, owner: str) -> int:
-    """Process one batch; returns how many messages were handled."""
+async def process_pending(ctx: Any, owner: str, dispatcher: Dispatcher | None = None) -> int:
+    """Process one batch; returns how many messages were handled.
+
+    With ``dispatcher`` (the worker's own), the commit also claims the replies that may leave
+    at once and hands them over in memory (see :meth:`Dispatcher.reserve`).
+    """
     candidates = await pending_conversations(ctx)
     if not candidates:
         return 0
@@ -119,7 +125,7 @@ async def process_pending(ctx: Any, owner: str) -> int:
         async with ctx.db.uow() as uow:
             await release_conversations(uow.session, claimed, owner)
         raise
-    return await _commit(ctx, owner, claimed, plans)
+    return await _commit(ctx, owner, claimed, plans, dispatcher)
 
 
 async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
@@ -250,9 +256,11 @@ class LeaseLost(Exception):
     """Messages of our batch were processed by another worker; the batch is rolled back."""
 
 
-async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
+async def _commit(
+    ctx: Any, owner: str, claimed: list[str], plans: list[_Plan], dispatcher: Dispatcher | None
+) -> int:
     try:
-        return await _commit_once(ctx, owner, claimed, plans)
+        return await _commit_once(ctx, owner, claimed, plans, dispatcher)
     except LeaseLost as exc:
         log.warning("process_batch_superseded", messages=len(exc.args[0]))
         async with ctx.db.uow() as uow:
@@ -260,81 +268,107 @@ async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) 
         return 0
 
 
-async def _commit_once(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
-    handled = 0
-    async with ctx.db.uow() as uow:
-        session = uow.session
-        await lock_contacts(uow, {p.conversation.contact_id for p in plans})  # lock order
-        ours = set(await release_conversations(session, claimed, owner))
-        plans = [p for p in plans if p.conversation.id in ours]
-        lost = set(claimed) - ours
-        if lost:
-            log.warning("conversation_leases_lost", count=len(lost))
-        ids = [mid for p in plans for mid in p.message_ids]
-        moment = now()
-        marked = (
-            set(
-                (
-                    await session.execute(
-                        update(_M)
-                        .where(_M.c.id.in_(ids), _M.c.processed_at.is_(None))
-                        .values(processed_at=moment, status="processed")
-                        .returning(_M.c.id)
-                    )
-                ).scalars()
-            )
-            if ids
-            else set()
-        )
-        if marked != set(ids):
-            # Someone processed messages under our lease (it expired meanwhile): undo this
-            # whole transaction rather than commit turns built on a stale conversation.
-            raise LeaseLost(sorted(set(ids) - marked))
-        live = {
-            cid: (status, last)
-            for cid, status, last in await session.execute(
-                select(_C.c.id, _C.c.status, _C.c.last_message_at).where(
-                    _C.c.id.in_([p.conversation.id for p in plans])
-                )
-            )
-        }
-        replies: list[Outbound] = []
-        updates: list[dict[str, Any]] = []
-        changes: list[_Plan] = []
-        for plan in plans:
-            handled += len(plan.message_ids)
-            status, last = live[plan.conversation.id]
-            if status != BOT or plan.started_with != BOT:
-                continue  # an agent took over meanwhile: the bot stays silent
-            replies.extend(plan.replies)
-            updates.append(
-                {
-                    "c_id": plan.conversation.id,
-                    "c_state": plan.state,
-                    "c_language": plan.language,
-                    "c_last": moment if plan.replies else last,
-                }
-            )
-            if plan.handover or plan.close:
-                changes.append(plan)
-        if updates:
-            await session.execute(_BOT_UPDATE, updates)
-        for plan in changes:  # rare: load the conversation to move it along its states
-            conversation = await session.get(Conversation, plan.conversation.id)
-            assert conversation is not None
-            if plan.handover:
-                await change_status(
-                    uow, ctx.bus, conversation, QUEUED, reason=plan.handover, actor="bot"
-                )
-            elif plan.close:
-                await change_status(
-                    uow, ctx.bus, conversation, CLOSED, reason=plan.close, actor="bot"
-                )
-        await queue_outbound_many(uow, ctx.bus, replies)
-        if replies:
-            uow.on_commit(lambda: ctx.wake("dispatch"))
+async def _commit_once(
+    ctx: Any, owner: str, claimed: list[str], plans: list[_Plan], dispatcher: Dispatcher | None
+) -> int:
+    handoffs: list[Handoff] = []
+    try:
+        async with ctx.db.uow() as uow:
+            handled, plans = await _commit_in(ctx, uow, owner, claimed, plans, dispatcher, handoffs)
+    finally:
+        for handoff in handoffs:
+            handoff.cancel()  # no-op once adopted after the commit
     await _observe(ctx, plans)
     return handled
+
+
+async def _commit_in(
+    ctx: Any,
+    uow: UnitOfWork,
+    owner: str,
+    claimed: list[str],
+    plans: list[_Plan],
+    dispatcher: Dispatcher | None,
+    handoffs: list[Handoff],
+) -> tuple[int, list[_Plan]]:
+    handled = 0
+    session = uow.session
+    await lock_contacts(uow, {p.conversation.contact_id for p in plans})  # lock order
+    ours = set(await release_conversations(session, claimed, owner))
+    plans = [p for p in plans if p.conversation.id in ours]
+    lost = set(claimed) - ours
+    if lost:
+        log.warning("conversation_leases_lost", count=len(lost))
+    ids = [mid for p in plans for mid in p.message_ids]
+    moment = now()
+    marked = (
+        set(
+            (
+                await session.execute(
+                    update(_M)
+                    .where(_M.c.id.in_(ids), _M.c.processed_at.is_(None))
+                    .values(processed_at=moment, status="processed")
+                    .returning(_M.c.id)
+                )
+            ).scalars()
+        )
+        if ids
+        else set()
+    )
+    if marked != set(ids):
+        # Someone processed messages under our lease (it expired meanwhile): undo this
+        # whole transaction rather than commit turns built on a stale conversation.
+        raise LeaseLost(sorted(set(ids) - marked))
+    live = {
+        cid: (status, last)
+        for cid, status, last in await session.execute(
+            select(_C.c.id, _C.c.status, _C.c.last_message_at).where(
+                _C.c.id.in_([p.conversation.id for p in plans])
+            )
+        )
+    }
+    replies: list[Outbound] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[_Plan] = []
+    for plan in plans:
+        handled += len(plan.message_ids)
+        status, last = live[plan.conversation.id]
+        if status != BOT or plan.started_with != BOT:
+            continue  # an agent took over meanwhile: the bot stays silent
+        replies.extend(plan.replies)
+        updates.append(
+            {
+                "c_id": plan.conversation.id,
+                "c_state": plan.state,
+                "c_language": plan.language,
+                "c_last": moment if plan.replies else last,
+            }
+        )
+        if plan.handover or plan.close:
+            changes.append(plan)
+    if updates:
+        await session.execute(_BOT_UPDATE, updates)
+    for plan in changes:  # rare: load the conversation to move it along its states
+        conversation = await session.get(Conversation, plan.conversation.id)
+        assert conversation is not None
+        if plan.handover:
+            await change_status(
+                uow, ctx.bus, conversation, QUEUED, reason=plan.handover, actor="bot"
+            )
+        elif plan.close:
+            await change_status(uow, ctx.bus, conversation, CLOSED, reason=plan.close, actor="bot")
+    handoff = await dispatcher.reserve(session, replies) if dispatcher and replies else None
+    if handoff is not None:
+        handoffs.append(handoff)
+    ids = await queue_outbound_many(
+        uow, ctx.bus, replies, claimed=handoff.columns if handoff else None
+    )
+    if handoff is not None and handoff.slots:
+        await handoff.open(session, ids, replies)
+        uow.on_commit(handoff.adopt)
+    if len(replies) > (len(handoff.slots) if handoff else 0):
+        uow.on_commit(lambda: ctx.wake("dispatch"))
+    return handled, plans
 
 
 async def _observe(ctx: Any, plans: list[_Plan]) -> None:
