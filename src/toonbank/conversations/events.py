@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,10 +56,11 @@ async def lock_contacts(uow: UnitOfWork, contact_ids: set[str]) -> None:
         return
     session = uow.session
     if session.get_bind().dialect.name == "postgresql":
+        contacts = table_of(Contact)
         await session.execute(
-            select(Contact.id)
-            .where(Contact.id.in_(todo))
-            .order_by(Contact.id)
+            select(contacts.c.id)
+            .where(contacts.c.id.in_(todo))
+            .order_by(contacts.c.id)
             .with_for_update(key_share=True)  # FOR NO KEY UPDATE
         )
     uow.locked.update(todo)
@@ -134,4 +136,22 @@ def message_view(message: Message, channel: str | None = None) -> dict[str, Any]
         "channel": channel,
         "status": message.status,
         "created_at": message.created_at.isoformat() if message.created_at else None,
+    }
+
+
+def message_view_of(
+    message_id: int, values: Mapping[str, Any], channel: str | None
+) -> dict[str, Any]:
+    """:func:`message_view` of a row being inserted (its column values and new id)."""
+    created = values.get("created_at")
+    return {
+        "id": message_id,
+        "conversation_id": values["conversation_id"],
+        "direction": values["direction"],
+        "sender": values["sender"],
+        "content": values["content"],
+        "client_id": values.get("provider_message_id") if channel == "webchat" else None,
+        "channel": channel,
+        "status": values["status"],
+        "created_at": created.isoformat() if created else None,
     }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,7 +10,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import Content, dump_content
-from toonbank.conversations.events import EventSpec, message_view, record_event, record_events
+from toonbank.conversations.events import EventSpec, message_view_of, record_event, record_events
 from toonbank.conversations.states import BOT, CLOSED, check_transition
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
@@ -149,8 +150,19 @@ class Outbound:
     agent_id: str | None = None
 
 
-async def queue_outbound_many(uow: UnitOfWork, bus: Bus, items: list[Outbound]) -> list[int]:
-    """Write replies to the outbox (same transaction as their cause) and log them, in order."""
+async def queue_outbound_many(
+    uow: UnitOfWork,
+    bus: Bus,
+    items: list[Outbound],
+    *,
+    claimed: Mapping[int, Mapping[str, Any]] | None = None,
+) -> list[int]:
+    """Write replies to the outbox (same transaction as their cause) and log them, in order.
+
+    ``claimed`` (index in ``items`` → column values) writes those replies already claimed by a
+    dispatcher (``status='sending'`` with its lease), see ``Dispatcher.reserve``; their events
+    still show them ``queued``, as a claim never produces an event.
+    """
     if not items:
         return []
     moment = now()
@@ -167,21 +179,28 @@ async def queue_outbound_many(uow: UnitOfWork, bus: Bus, items: list[Outbound]) 
             "recipient": item.recipient,
             "status": "queued",
             "attempts": 0,
+            "lease_owner": None,
+            "lease_until": None,
             "next_attempt_at": moment,
             "created_at": moment,
         }
         for item in items
     ]
     table = table_of(Message)
+    rows = values
+    if claimed:
+        rows = [
+            {**value, **claimed[i]} if i in claimed else value for i, value in enumerate(values)
+        ]
     result = await uow.session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), values
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
     )
     ids = list(result.scalars())  # in the order of ``values`` (and ascending)
     specs = [
         EventSpec(
             workspace_id=item.workspace_id,
             type="message",
-            data={"message": message_view(Message(id=mid, **value), item.channel_type)},
+            data={"message": message_view_of(mid, value, item.channel_type)},
             conversation_id=item.conversation_id,
             contact_id=item.contact_id,
         )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,11 +21,21 @@ from typing import Any
 import httpx
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, case, exists, func, insert, or_, select, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from toonbank.channels.base import Connection, Manifest, SendError, SendResult
-from toonbank.channels.content import parse_content
+from toonbank.channels.content import dump_content, parse_content
 from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.conversations.events import EventSpec, lock_contacts, record_events
 from toonbank.kit.clock import now
@@ -34,7 +44,13 @@ from toonbank.models.base import table_of
 from toonbank.models.conversations import is_outbox
 from toonbank.ops import metrics
 from toonbank.pipeline import outbound_media
-from toonbank.pipeline.receipts import advance, take_pending_receipts
+from toonbank.pipeline.receipts import (
+    MessageState,
+    advance,
+    select_states,
+    states_of,
+    take_pending_receipts,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -54,13 +70,16 @@ PACING_WINDOW = 2.0
 for the rate limiter (lease = send timeout + this window + a margin)."""
 
 
-_EARLIER = aliased(Message)
-"""Built once: an alias adapts its columns on first use, which is costly per statement."""
+# Core tables: the hot statements below skip the ORM (identity map, autoflush, bulk planning).
+_M = table_of(Message)
+_A = table_of(DeliveryAttempt)
+_I = table_of(ContactIdentity)
+_EARLIER = _M.alias("earlier")
 _FIRST_IN_CONVERSATION = ~exists().where(
     and_(
-        _EARLIER.conversation_id == Message.conversation_id,
-        is_outbox(_EARLIER),
-        _EARLIER.id < Message.id,
+        _EARLIER.c.conversation_id == _M.c.conversation_id,
+        is_outbox(_EARLIER.c),
+        _EARLIER.c.id < _M.c.id,
     )
 )
 """No earlier undelivered reply in the same conversation (replies leave in order)."""
@@ -69,9 +88,9 @@ _FIRST_IN_CONVERSATION = ~exists().where(
 def _sendable(moment: datetime) -> list[ColumnElement[bool]]:
     """Due, unleased, and the oldest undelivered reply of its conversation (replies in order)."""
     return [
-        is_outbox(Message),
-        Message.next_attempt_at <= moment,
-        or_(Message.lease_until.is_(None), Message.lease_until < moment),
+        is_outbox(_M.c),
+        _M.c.next_attempt_at <= moment,
+        or_(_M.c.lease_until.is_(None), _M.c.lease_until < moment),
         _FIRST_IN_CONVERSATION,
     ]
 
@@ -80,12 +99,85 @@ async def due_messages(ctx: Any, limit: int = 500) -> list[tuple[int, str | None
     """(id, connection id) of outbound messages that may be sent now, oldest first."""
     async with ctx.db.session() as session:
         result = await session.execute(
-            select(Message.id, Message.connection_id)
+            select(_M.c.id, _M.c.connection_id)
             .where(*_sendable(now()))
-            .order_by(Message.id)
+            .order_by(_M.c.id)
             .limit(limit)
         )
         return [(mid, cid) for mid, cid in result]
+
+
+@dataclass(slots=True)
+class Claimed:
+    """A claimed outbound message: what a send needs (plain columns, no ORM instance)."""
+
+    id: int
+    workspace_id: str
+    conversation_id: str
+    contact_id: str
+    connection_id: str | None
+    sender: str
+    content: dict[str, Any]
+    recipient: str | None
+    attempts: int
+
+
+_CLAIMED_COLUMNS = [_M.c[name] for name in Claimed.__dataclass_fields__]
+
+_ATTEMPT_UPDATE = (
+    update(_A)
+    .where(_A.c.id == bindparam("a_id"))
+    .values(
+        outcome=bindparam("a_outcome"),
+        finished_at=bindparam("a_finished"),
+        http_status=bindparam("a_http"),
+        error_code=bindparam("a_code"),
+        error_detail=bindparam("a_detail"),
+        retry_after=bindparam("a_retry_after"),
+    )
+)
+_STATE_UPDATE = (
+    update(_M)
+    .where(_M.c.id == bindparam("m_id"))
+    .values(
+        status=bindparam("m_status"),
+        lease_owner=None,
+        lease_until=None,
+        provider_message_id=bindparam("m_provider_id"),
+        next_attempt_at=bindparam("m_next"),
+        sent_at=bindparam("m_sent"),
+        delivered_at=bindparam("m_delivered"),
+        read_at=bindparam("m_read"),
+        failed_at=bindparam("m_failed"),
+        error_code=bindparam("m_code"),
+        error_detail=bindparam("m_detail"),
+    )
+)
+
+
+def _state_params(row: MessageState) -> dict[str, Any]:
+    return {
+        "m_id": row.id,
+        "m_status": row.status,
+        "m_provider_id": row.provider_message_id,
+        "m_next": row.next_attempt_at,
+        "m_sent": row.sent_at,
+        "m_delivered": row.delivered_at,
+        "m_read": row.read_at,
+        "m_failed": row.failed_at,
+        "m_code": row.error_code,
+        "m_detail": row.error_detail,
+    }
+
+
+@dataclass(slots=True)
+class _Attempt:
+    id: int
+    outcome: str = "started"
+    http_status: int | None = None
+    error_code: str | None = None
+    error_detail: str | None = None
+    retry_after: float | None = None
 
 
 @dataclass(slots=True)
@@ -118,6 +210,7 @@ class Dispatcher:
         self._semaphore = asyncio.Semaphore(concurrency)
         self._paused_until: dict[str, float] = {}
         self._inflight: dict[int, str | None] = {}  # message id -> connection id
+        self._reserved: dict[str | None, int] = {}  # connection id -> slots held by handoffs
         self._unsent = 0  # claimed, HTTP call not finished yet
         self.saturated = False  # the last run_once stopped because every claim slot was taken
         self._tasks: set[asyncio.Task[int]] = set()
@@ -143,7 +236,7 @@ class Dispatcher:
             return 0
         ids = [message_id for message_id, _ in picked]
         self._inflight.update(picked)
-        claimed: list[tuple[Message, int]] = []
+        claimed: list[tuple[Claimed, int]] = []
         try:
             claimed = await self._claim(ids)
         finally:
@@ -157,6 +250,25 @@ class Dispatcher:
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
         return len(claimed)
+
+    def _adopt(
+        self,
+        claims: list[tuple[Claimed, int]],
+        heard: dict[tuple[str, str | None], datetime | None],
+        blocked: dict[str, set[str]],
+        reserved: list[str | None],
+    ) -> None:
+        self._unreserve(reserved)
+        if not self._tasks:
+            self._last_heard, self._opted_out = {}, {}
+        self._last_heard.update(heard)
+        self._opted_out.update(blocked)
+        for message, attempt_id in claims:
+            self._inflight[message.id] = message.connection_id
+            task = asyncio.create_task(self._deliver(message, attempt_id))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        self._unsent -= len(reserved) - len(claims)  # (equal unless nothing was opened)
 
     def _sent_one(self) -> None:
         self._unsent -= 1
@@ -179,12 +291,83 @@ class Dispatcher:
             if message_id in self._inflight or len(picked) >= free:
                 continue
             if connection_id not in budget:
-                in_flight = sum(1 for c in self._inflight.values() if c == connection_id)
-                budget[connection_id] = await self._budget(connection_id) - in_flight
+                budget[connection_id] = await self._budget(connection_id) - self._held(
+                    connection_id
+                )
             if budget[connection_id] > 0:
                 budget[connection_id] -= 1
                 picked.append((message_id, connection_id))
         return picked
+
+    def _held(self, connection_id: str | None) -> int:
+        """Sends claimed (or reserved) on this connection and not finished yet."""
+        in_flight = sum(1 for c in self._inflight.values() if c == connection_id)
+        return in_flight + self._reserved.get(connection_id, 0)
+
+    async def reserve(self, session: Any, replies: Sequence[Any]) -> Handoff:
+        """Inside a transaction that is about to queue ``replies`` (``Outbound`` items): pick
+        the ones this dispatcher claims in that same transaction and sends right after commit.
+
+        A reply qualifies if it is the first of the batch in its conversation and no earlier
+        reply of the conversation is still queued or sending (replies leave in order), within
+        the same claim window and per-connection pacing budget as :meth:`run_once`. The rest
+        stay ``queued`` for the regular due query. This saves the due query and the claim
+        transaction on the common path; crash safety is the claim's (lease + attempt row).
+        """
+        handoff = Handoff(self)
+        free = 2 * self.concurrency - self._unsent
+        first: dict[str, int] = {}
+        for index, reply in enumerate(replies):
+            first.setdefault(reply.conversation_id, index)
+        if free <= 0 or not first:
+            return handoff
+        busy = set(
+            (
+                await session.execute(
+                    select(_M.c.conversation_id).where(
+                        _M.c.conversation_id.in_(list(first)), is_outbox(_M.c)
+                    )
+                )
+            ).scalars()
+        )
+        budget: dict[str | None, int] = {}
+        for conversation_id, index in first.items():
+            if conversation_id in busy or len(handoff.slots) >= free:
+                continue
+            connection_id = replies[index].connection_id
+            if connection_id not in budget:
+                budget[connection_id] = await self._budget(connection_id) - self._held(
+                    connection_id
+                )
+            if budget[connection_id] > 0:
+                budget[connection_id] -= 1
+                handoff.slots[index] = connection_id
+        for connection_id in handoff.slots.values():
+            self._reserved[connection_id] = self._reserved.get(connection_id, 0) + 1
+        self._unsent += len(handoff.slots)
+        moment = now()
+        lease_until = moment + timedelta(
+            seconds=self.ctx.settings.dispatch_timeout + PACING_WINDOW + 5.0
+        )
+        handoff.columns = {
+            index: {
+                "status": "sending",
+                "lease_owner": self.owner,
+                "lease_until": lease_until,
+                "attempts": 1,
+            }
+            for index in handoff.slots
+        }
+        handoff.started_at = moment
+        return handoff
+
+    def _unreserve(self, connection_ids: Sequence[str | None]) -> None:
+        for connection_id in connection_ids:
+            left = self._reserved.get(connection_id, 0) - 1
+            if left > 0:
+                self._reserved[connection_id] = left
+            else:
+                self._reserved.pop(connection_id, None)
 
     async def _budget(self, connection_id: str | None) -> int:
         connection = await self.ctx.connections.get(connection_id) if connection_id else None
@@ -196,49 +379,40 @@ class Dispatcher:
         rate = connection.rate_per_second or adapter.manifest.default_rate_per_second
         return max(1, int(rate * PACING_WINDOW)) if rate else self.concurrency
 
-    async def _claim(self, ids: list[int]) -> list[tuple[Message, int]]:
+    async def _claim(self, ids: list[int]) -> list[tuple[Claimed, int]]:
         """Mark a batch ``sending`` under our lease and open an attempt row for each."""
         moment = now()
         lease = self.ctx.settings.dispatch_timeout + PACING_WINDOW + 5.0
         async with self.ctx.db.uow() as uow:
             session = uow.session
-            claimed = list(
+            messages = sorted(
                 (
-                    await session.execute(
-                        update(Message)
-                        .where(Message.id.in_(ids), *_sendable(moment))
+                    Claimed(*row)
+                    for row in await session.execute(
+                        update(_M)
+                        .where(_M.c.id.in_(ids), *_sendable(moment))
                         .values(
                             status="sending",
                             lease_owner=self.owner,
                             lease_until=moment + timedelta(seconds=lease),
-                            attempts=Message.attempts + 1,
+                            attempts=_M.c.attempts + 1,
                         )
-                        .returning(Message.id)
-                        .execution_options(synchronize_session=False)
+                        .returning(*_CLAIMED_COLUMNS)
                     )
-                ).scalars()
+                ),
+                key=lambda m: m.id,
             )
-            if not claimed:
+            if not messages:
                 return []
+            claimed = [m.id for m in messages]
             # An attempt still "started" belongs to a worker that died mid-send.
             await session.execute(
-                update(DeliveryAttempt)
-                .where(
-                    DeliveryAttempt.message_id.in_(claimed), DeliveryAttempt.outcome == "started"
-                )
+                update(_A)
+                .where(_A.c.message_id.in_(claimed), _A.c.outcome == "started")
                 .values(outcome="unknown", error_detail="worker stopped during the send")
-                .execution_options(synchronize_session=False)
             )
-            messages = list(
-                (
-                    await session.execute(
-                        select(Message).where(Message.id.in_(claimed)).order_by(Message.id)
-                    )
-                ).scalars()
-            )
-            table = table_of(DeliveryAttempt)
             attempts = await session.execute(
-                insert(table).returning(table.c.id, table.c.message_id),
+                insert(_A).returning(_A.c.id, _A.c.message_id),
                 [
                     {
                         "workspace_id": m.workspace_id,
@@ -260,7 +434,7 @@ class Dispatcher:
             self._opted_out.update({cid: blocked.get(cid, set()) for cid in contacts})
         return [(m, attempt_of[m.id]) for m in messages]
 
-    async def _deliver(self, message: Message, attempt_id: int) -> int:
+    async def _deliver(self, message: Claimed, attempt_id: int) -> int:
         outcome = _Outcome(message.id, attempt_id, message.contact_id, "none")
         try:
             connection = (
@@ -316,7 +490,7 @@ class Dispatcher:
         if rate:  # shared by every worker process when Redis is configured
             await self.ctx.pacer.wait(connection.id, rate)
 
-    async def _send(self, connection: Connection, message: Message) -> SendResult:
+    async def _send(self, connection: Connection, message: Claimed) -> SendResult:
         adapter = self.ctx.channels.get(connection.type)
         try:
             content = parse_content(message.content)
@@ -352,7 +526,7 @@ class Dispatcher:
                 f"network error: {type(exc).__name__}", retryable=True, error_code="network"
             ) from None
 
-    def _window_check(self, manifest: Manifest, message: Message) -> bool:
+    def _window_check(self, manifest: Manifest, message: Claimed) -> bool:
         """Raise ``window_closed`` for a free-form reply outside the session window.
 
         Returns True when the send must carry the human-agent tag: a person's reply after the
@@ -384,32 +558,23 @@ class Dispatcher:
         async with self.ctx.db.uow() as uow:
             session = uow.session
             await lock_contacts(uow, {o.contact_id for o in outcomes})  # lock order
-            query = select(Message).where(Message.id.in_([o.message_id for o in outcomes]))
+            query = select_states().where(_M.c.id.in_([o.message_id for o in outcomes]))
             if not self.ctx.db.is_sqlite:
                 query = query.with_for_update()
-            rows = {m.id: m for m in (await session.execute(query)).scalars()}
-            attempts = {
-                a.id: a
-                for a in (
-                    await session.execute(
-                        select(DeliveryAttempt).where(
-                            DeliveryAttempt.id.in_([o.attempt_id for o in outcomes])
-                        )
-                    )
-                ).scalars()
-            }
+            rows = {m.id: m for m in states_of((await session.execute(query)).all())}
             events: list[EventSpec] = []
-            sent: list[Message] = []
+            sent: list[MessageState] = []
+            changed: list[MessageState] = []
+            records: list[_Attempt] = []
             opt_outs: list[tuple[str, str]] = []
             for outcome in outcomes:
-                row, record = rows[outcome.message_id], attempts[outcome.attempt_id]
-                record.finished_at = moment
+                row, record = rows[outcome.message_id], _Attempt(outcome.attempt_id)
+                records.append(record)
                 if row.lease_owner != self.owner or row.status != "sending":
                     # Our lease expired and another worker took over; only log the attempt.
                     record.outcome = "sent" if outcome.error is None else "superseded"
                     continue
-                row.lease_owner = None
-                row.lease_until = None
+                changed.append(row)
                 if outcome.error is None:
                     self._sent(row, record, outcome, moment, events)
                     sent.append(row)
@@ -418,12 +583,29 @@ class Dispatcher:
             for contact_id, channel in opt_outs:  # the provider says: this customer opted out
                 await set_opt_out(session, contact_id, channel, True)
             events.extend(await take_pending_receipts(uow, sent))
+            if changed:  # lease released, new status (one executemany)
+                await session.execute(_STATE_UPDATE, [_state_params(row) for row in changed])
+            await session.execute(
+                _ATTEMPT_UPDATE,
+                [
+                    {
+                        "a_id": r.id,
+                        "a_outcome": r.outcome,
+                        "a_finished": moment,
+                        "a_http": r.http_status,
+                        "a_code": r.error_code,
+                        "a_detail": r.error_detail,
+                        "a_retry_after": r.retry_after,
+                    }
+                    for r in records
+                ],
+            )
             await record_events(uow, self.ctx.bus, events)
 
     def _sent(
         self,
-        row: Message,
-        record: DeliveryAttempt,
+        row: MessageState,
+        record: _Attempt,
         outcome: _Outcome,
         moment: datetime,
         events: list[EventSpec],
@@ -442,8 +624,8 @@ class Dispatcher:
 
     def _failed(
         self,
-        row: Message,
-        record: DeliveryAttempt,
+        row: MessageState,
+        record: _Attempt,
         outcome: _Outcome,
         moment: datetime,
         events: list[EventSpec],
@@ -500,17 +682,90 @@ class Dispatcher:
         metrics.MESSAGES_OUT.labels(outcome.channel, "failed").inc()
 
 
+class Handoff:
+    """Replies claimed inside a process commit for this worker's dispatcher.
+
+    :meth:`Dispatcher.reserve` picks them (before the insert), :meth:`open` writes their
+    attempt rows (after it, same transaction), :meth:`adopt` starts the sends once the
+    transaction has committed, :meth:`cancel` gives the slots back if it did not.
+    """
+
+    def __init__(self, dispatcher: Dispatcher) -> None:
+        self.dispatcher = dispatcher
+        self.slots: dict[int, str | None] = {}  # reply index -> connection id
+        self.columns: dict[int, dict[str, Any]] = {}  # reply index -> claim columns
+        self.started_at = now()
+        self._claims: list[tuple[Claimed, int]] = []
+        self._heard: dict[tuple[str, str | None], datetime | None] = {}
+        self._blocked: dict[str, set[str]] = {}
+        self._settled = False
+
+    async def open(self, session: Any, ids: Sequence[int], replies: Sequence[Any]) -> None:
+        """Attempt rows for the claimed replies (``ids``: the inserted message ids)."""
+        if not self.slots:
+            return
+        owner = self.dispatcher.owner
+        messages = [
+            Claimed(
+                id=ids[index],
+                workspace_id=replies[index].workspace_id,
+                conversation_id=replies[index].conversation_id,
+                contact_id=replies[index].contact_id,
+                connection_id=replies[index].connection_id,
+                sender=replies[index].sender,
+                content=dump_content(replies[index].content),
+                recipient=replies[index].recipient,
+                attempts=1,
+            )
+            for index in sorted(self.slots)
+        ]
+        attempts = await session.execute(
+            insert(_A).returning(_A.c.id, _A.c.message_id),
+            [
+                {
+                    "workspace_id": m.workspace_id,
+                    "message_id": m.id,
+                    "attempt": 1,
+                    "worker": owner,
+                    "started_at": self.started_at,
+                    "outcome": "started",
+                }
+                for m in messages
+            ],
+        )
+        attempt_of = {message_id: attempt_id for attempt_id, message_id in attempts}
+        self._claims = [(m, attempt_of[m.id]) for m in messages]
+        self._heard = await _last_inbound(session, messages)
+        contacts = {m.contact_id for m in messages}
+        blocked = await opted_out(session, contacts)
+        self._blocked = {cid: blocked.get(cid, set()) for cid in contacts}
+
+    def adopt(self) -> None:
+        """After commit: start the sends."""
+        if self._settled:
+            return
+        self._settled = True
+        self.dispatcher._adopt(self._claims, self._heard, self._blocked, list(self.slots.values()))
+
+    def cancel(self) -> None:
+        """The transaction did not commit (or claimed nothing): give the slots back."""
+        if self._settled:
+            return
+        self._settled = True
+        dispatcher = self.dispatcher
+        dispatcher._unsent -= len(self.slots)
+        dispatcher._unreserve(list(self.slots.values()))
+
+
 async def _last_inbound(
-    session: Any, messages: list[Message]
+    session: Any, messages: list[Claimed]
 ) -> dict[tuple[str, str | None], datetime | None]:
     """When each (contact, connection) last heard from the customer (session windows)."""
     contacts = {m.contact_id for m in messages}
     rows = await session.execute(
-        select(
-            ContactIdentity.contact_id,
-            ContactIdentity.connection_id,
-            ContactIdentity.last_inbound_at,
-        ).where(ContactIdentity.contact_id.in_(contacts))
+        select(_I.c.contact_id, _I.c.connection_id, _I.c.last_inbound_at).where(
+            _I.c.contact_id.in_(contacts)
+        )
     )
     heard: dict[tuple[str, str | None], datetime | None] = {}
     for contact_id, connection_id, last in rows:
@@ -530,15 +785,15 @@ async def next_due_in(ctx: Any) -> float | None:
     """
     ready_at = case(
         (
-            and_(Message.lease_until.is_not(None), Message.lease_until > Message.next_attempt_at),
-            Message.lease_until,
+            and_(_M.c.lease_until.is_not(None), _M.c.lease_until > _M.c.next_attempt_at),
+            _M.c.lease_until,
         ),
-        else_=Message.next_attempt_at,
+        else_=_M.c.next_attempt_at,
     )
     async with ctx.db.session() as session:
         due = await session.scalar(
             select(func.min(ready_at)).where(
-                is_outbox(Message),
+                is_outbox(_M.c),
                 _FIRST_IN_CONVERSATION,
             )
         )

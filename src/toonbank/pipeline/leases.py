@@ -10,24 +10,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toonbank.db.portable import insert_ignore
 from toonbank.kit.clock import now
 from toonbank.models import Conversation, WorkerLease
+from toonbank.models.base import table_of
+
+# Core tables: plain UPDATEs, no ORM bulk-update planning.
+_L = table_of(WorkerLease)
+_C = table_of(Conversation)
 
 
 async def claim_singleton(session: AsyncSession, name: str, owner: str, seconds: float) -> bool:
     """Own the named singleton job (e.g. ``normalize``) unless a live worker does."""
     await session.execute(
-        insert_ignore(session, WorkerLease.__table__, ("name",)).values(
-            name=name, owner=None, lease_until=None
-        )
+        insert_ignore(session, _L, ("name",)).values(name=name, owner=None, lease_until=None)
     )
     moment = now()
     result = await session.execute(
-        update(WorkerLease)
+        update(_L)
         .where(
-            WorkerLease.name == name,
+            _L.c.name == name,
             or_(
-                WorkerLease.owner.is_(None),
-                WorkerLease.owner == owner,
-                WorkerLease.lease_until < moment,
+                _L.c.owner.is_(None),
+                _L.c.owner == owner,
+                _L.c.lease_until < moment,
             ),
         )
         .values(owner=owner, lease_until=moment + timedelta(seconds=seconds))
@@ -37,8 +40,8 @@ async def claim_singleton(session: AsyncSession, name: str, owner: str, seconds:
 
 async def release_singleton(session: AsyncSession, name: str, owner: str) -> None:
     await session.execute(
-        update(WorkerLease)
-        .where(WorkerLease.name == name, WorkerLease.owner == owner)
+        update(_L)
+        .where(_L.c.name == name, _L.c.owner == owner)
         .values(owner=None, lease_until=None)
     )
 
@@ -51,18 +54,17 @@ async def claim_conversations(
         return []
     moment = now()
     result = await session.execute(
-        update(Conversation)
+        update(_C)
         .where(
-            Conversation.id.in_(conversation_ids),
+            _C.c.id.in_(conversation_ids),
             or_(
-                Conversation.lease_owner.is_(None),
-                Conversation.lease_owner == owner,
-                Conversation.lease_until < moment,
+                _C.c.lease_owner.is_(None),
+                _C.c.lease_owner == owner,
+                _C.c.lease_until < moment,
             ),
         )
         .values(lease_owner=owner, lease_until=moment + timedelta(seconds=seconds))
-        .returning(Conversation.id)
-        .execution_options(synchronize_session=False)
+        .returning(_C.c.id)
     )
     return list(result.scalars())
 
@@ -74,10 +76,9 @@ async def release_conversations(
     if not conversation_ids:
         return []
     result = await session.execute(
-        update(Conversation)
-        .where(Conversation.id.in_(conversation_ids), Conversation.lease_owner == owner)
+        update(_C)
+        .where(_C.c.id.in_(conversation_ids), _C.c.lease_owner == owner)
         .values(lease_owner=None, lease_until=None)
-        .returning(Conversation.id)
-        .execution_options(synchronize_session=False)
+        .returning(_C.c.id)
     )
     return list(result.scalars())

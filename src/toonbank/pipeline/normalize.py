@@ -13,32 +13,62 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import bindparam, func, select, tuple_, update
 
 from toonbank.channels.base import Connection
 from toonbank.channels.content import Text
 from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.contacts.linking import parse_link_request, redeem, reply_text
 from toonbank.contacts.service import resolve_contact
-from toonbank.conversations.events import EventSpec, message_view, record_events
+from toonbank.conversations.events import EventSpec, message_view_of, record_events
 from toonbank.conversations.service import Outbound, open_conversation, queue_outbound_many
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import ContactIdentity, Conversation, InboundEvent, Message, PendingReceipt
+from toonbank.models.base import table_of
 from toonbank.ops import metrics
 from toonbank.pipeline.leases import claim_singleton, release_singleton
 from toonbank.pipeline.media import enqueue as enqueue_media
 from toonbank.pipeline.media import needs_fetch
-from toonbank.pipeline.receipts import advance
+from toonbank.pipeline.receipts import advance, select_states, states_of, write_statuses
 
 log = structlog.get_logger(__name__)
 BATCH = 500
+# Core tables: the hot statements below skip the ORM (identity map, autoflush, bulk planning).
+_E = table_of(InboundEvent)
+_I = table_of(ContactIdentity)
+_C = table_of(Conversation)
+_M = table_of(Message)
+
+
+@dataclass(slots=True)
+class _Row:
+    """The columns of a ledger row the normalizer reads."""
+
+    id: int
+    connection_id: str
+    kind: str
+    payload: dict[str, Any]
+    received_at: datetime
+
+
+_ROW_COLUMNS = [_E.c[name] for name in _Row.__dataclass_fields__]
+_IDENTITY_SEEN = (
+    update(_I)
+    .where(_I.c.id == bindparam("i_id"))
+    .values(last_inbound_at=bindparam("i_seen"), connection_id=bindparam("i_connection"))
+)
+_CONVERSATION_TOUCHED = (
+    update(_C)
+    .where(_C.c.id == bindparam("c_id"))
+    .values(last_message_at=bindparam("c_last"), last_connection_id=bindparam("c_connection"))
+)
 
 
 @dataclass(slots=True)
 class _Item:
-    row: InboundEvent
+    row: _Row
     connection: Connection
 
     @property
@@ -51,22 +81,22 @@ async def normalize_batch(ctx: Any, owner: str) -> int:
     async with ctx.db.uow() as uow:
         if not await claim_singleton(uow.session, "normalize", owner, ctx.settings.lease_seconds):
             return 0
-        rows = list(
-            (
-                await uow.session.execute(
-                    select(InboundEvent)
-                    .where(InboundEvent.processed_at.is_(None))
-                    .order_by(InboundEvent.id)
-                    .limit(BATCH)
-                )
-            ).scalars()
-        )
+        rows = [
+            _Row(*row)
+            for row in await uow.session.execute(
+                select(*_ROW_COLUMNS)
+                .where(_E.c.processed_at.is_(None))
+                .order_by(_E.c.id)
+                .limit(BATCH)
+            )
+        ]
         messages: list[_Item] = []
         receipts: list[_Item] = []
+        orphans: list[int] = []
         for row in rows:
             connection = await ctx.connections.get(row.connection_id)
             if connection is None:
-                row.error = "connection removed or disabled"
+                orphans.append(row.id)
             elif row.kind == "message":
                 messages.append(_Item(row, connection))
             elif row.kind == "receipt":
@@ -74,12 +104,15 @@ async def normalize_batch(ctx: Any, owner: str) -> int:
         stored = await _messages(ctx, uow, messages) if messages else 0
         if receipts:
             await _receipts(ctx, uow, receipts)
+        if orphans:
+            await uow.session.execute(
+                update(_E)
+                .where(_E.c.id.in_(orphans))
+                .values(error="connection removed or disabled")
+            )
         if rows:
             await uow.session.execute(
-                update(InboundEvent)
-                .where(InboundEvent.id.in_([r.id for r in rows]))
-                .values(processed_at=now())
-                .execution_options(synchronize_session=False)
+                update(_E).where(_E.c.id.in_([r.id for r in rows])).values(processed_at=now())
             )
         await release_singleton(uow.session, "normalize", owner)
         if stored:
@@ -96,18 +129,8 @@ async def _contacts(uow: UnitOfWork, items: list[_Item]) -> dict[tuple[str, str,
     keys = {item.identity_key for item in items}
     found = await uow.session.execute(
         select(
-            ContactIdentity.workspace_id,
-            ContactIdentity.channel_type,
-            ContactIdentity.external_id,
-            ContactIdentity.id,
-            ContactIdentity.contact_id,
-        ).where(
-            tuple_(
-                ContactIdentity.workspace_id,
-                ContactIdentity.channel_type,
-                ContactIdentity.external_id,
-            ).in_(list(keys))
-        )
+            _I.c.workspace_id, _I.c.channel_type, _I.c.external_id, _I.c.id, _I.c.contact_id
+        ).where(tuple_(_I.c.workspace_id, _I.c.channel_type, _I.c.external_id).in_(list(keys)))
     )
     contacts: dict[tuple[str, str, str], str] = {}
     identity_ids: dict[tuple[str, str, str], str] = {}
@@ -131,15 +154,15 @@ async def _contacts(uow: UnitOfWork, items: list[_Item]) -> dict[tuple[str, str,
             )
     updates = [
         {
-            "id": identity_ids[key],
-            "last_inbound_at": item.row.received_at,
-            "connection_id": item.connection.id,
+            "i_id": identity_ids[key],
+            "i_seen": item.row.received_at,
+            "i_connection": item.connection.id,
         }
         for key, item in last_seen.items()
         if key in identity_ids
     ]
     if updates:
-        await uow.session.execute(update(ContactIdentity), updates)
+        await uow.session.execute(_IDENTITY_SEEN, updates)
     return contacts
 
 
@@ -148,8 +171,8 @@ async def _conversations(
 ) -> dict[str, str]:
     """Contact id → open conversation id (opening conversations where needed)."""
     found = await uow.session.execute(
-        select(Conversation.contact_id, Conversation.id).where(
-            Conversation.contact_id.in_(contact_ids), Conversation.closed_at.is_(None)
+        select(_C.c.contact_id, _C.c.id).where(
+            _C.c.contact_id.in_(contact_ids), _C.c.closed_at.is_(None)
         )
     )
     conversations = {contact_id: conversation_id for contact_id, conversation_id in found}
@@ -192,11 +215,10 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
                 "created_at": item.row.received_at,
             }
         )
-    table = Message.__table__
     result = await session.execute(
-        insert_ignore(
-            session, table, ("connection_id", "direction", "provider_message_id")
-        ).returning(table.c.id, table.c.connection_id, table.c.provider_message_id),
+        insert_ignore(session, _M, ("connection_id", "direction", "provider_message_id")).returning(
+            _M.c.id, _M.c.connection_id, _M.c.provider_message_id
+        ),
         values,
     )
     inserted = {(conn, pid): mid for mid, conn, pid in result}
@@ -210,7 +232,7 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
         if message_id is None:
             metrics.DUPLICATES.labels(item.connection.type).inc()
             continue
-        view = message_view(Message(id=message_id, **value), item.connection.type)
+        view = message_view_of(message_id, value, item.connection.type)
         specs.append(
             EventSpec(
                 workspace_id=value["workspace_id"],
@@ -221,9 +243,9 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
             )
         )
         touched[value["conversation_id"]] = {
-            "id": value["conversation_id"],
-            "last_message_at": value["created_at"],
-            "last_connection_id": item.connection.id,
+            "c_id": value["conversation_id"],
+            "c_last": value["created_at"],
+            "c_connection": item.connection.id,
         }
         metrics.MESSAGES_IN.labels(item.connection.type).inc()
         if id(item) in linked:
@@ -242,7 +264,7 @@ async def _messages(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> int:
             log.info("inbound_body", message_id=message_id, content=value["content"])
     await record_events(uow, ctx.bus, specs)
     if touched:
-        await session.execute(update(Conversation), list(touched.values()))
+        await session.execute(_CONVERSATION_TOUCHED, list(touched.values()))
     if media:
         await enqueue_media(session, media)
         uow.on_commit(lambda: ctx.wake("media"))
@@ -318,13 +340,14 @@ async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:
     session = uow.session
     keys = {(i.connection.id, i.row.payload["provider_message_id"]) for i in items}
     found = await session.execute(
-        select(Message).where(
-            Message.direction == "out",
-            tuple_(Message.connection_id, Message.provider_message_id).in_(list(keys)),
+        select_states().where(
+            _M.c.direction == "out",
+            tuple_(_M.c.connection_id, _M.c.provider_message_id).in_(list(keys)),
         )
     )
-    messages = {(m.connection_id, m.provider_message_id): m for m in found.scalars()}
+    messages = {(m.connection_id, m.provider_message_id): m for m in states_of(found.all())}
     specs: list[EventSpec] = []
+    changed: dict[int, Any] = {}
     for item in items:
         payload = item.row.payload
         occurred = _parse_time(payload.get("timestamp")) or now()
@@ -352,14 +375,14 @@ async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:
         )
         if spec is not None:
             specs.append(spec)
+            changed[message.id] = message
+    await write_statuses(session, list(changed.values()))
     await record_events(uow, ctx.bus, specs)  # one insert for the batch's status events
 
 
 async def pending_count(ctx: Any) -> int:
     async with ctx.db.session() as session:
         value = await session.scalar(
-            select(func.count())
-            .select_from(InboundEvent)
-            .where(InboundEvent.processed_at.is_(None))
+            select(func.count()).select_from(_E).where(_E.c.processed_at.is_(None))
         )
     return int(value or 0)

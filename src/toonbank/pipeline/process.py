@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 from pydantic import ValidationError
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from toonbank.channels.base import Connection
 from toonbank.channels.content import Content, Option, Reply, Text, parse_content
@@ -26,22 +26,65 @@ from toonbank.channels.render import degrade, numbered_options, resolve_choice
 from toonbank.conversations.events import lock_contacts
 from toonbank.conversations.service import Outbound, change_status, queue_outbound_many, recipients
 from toonbank.conversations.states import BOT, CLOSED, QUEUED
+from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Conversation, Message, Workspace
+from toonbank.models.base import table_of
 from toonbank.models.conversations import is_unprocessed
 from toonbank.ops import metrics
+from toonbank.pipeline.dispatch import Dispatcher, Handoff
 from toonbank.pipeline.leases import claim_conversations, release_conversations
 from toonbank.responders.base import Turn, TurnResult
 
 log = structlog.get_logger(__name__)
 BATCH = 200
+# Core tables: the hot statements below skip the ORM (identity map, autoflush, bulk planning).
+_C = table_of(Conversation)
+_M = table_of(Message)
+_W = table_of(Workspace)
+
+
+@dataclass(slots=True)
+class _Conversation:
+    """The columns of a conversation a turn needs."""
+
+    id: str
+    workspace_id: str
+    contact_id: str
+    status: str
+    bot_state: dict[str, Any] | None
+    language: str | None
+
+
+@dataclass(slots=True)
+class _Inbound:
+    """The columns of an inbound message a turn needs."""
+
+    id: int
+    conversation_id: str
+    connection_id: str | None
+    content: dict[str, Any]
+    created_at: datetime
+
+
+_CONVERSATION_COLUMNS = [_C.c[name] for name in _Conversation.__dataclass_fields__]
+_INBOUND_COLUMNS = [_M.c[name] for name in _Inbound.__dataclass_fields__]
+_BOT_UPDATE = (
+    update(_C)
+    .where(_C.c.id == bindparam("c_id"))
+    .values(
+        bot_state=bindparam("c_state"),
+        language=bindparam("c_language"),
+        last_message_at=bindparam("c_last"),
+    )
+)
 
 
 @dataclass
 class _Plan:
     """What a batch will commit for one conversation."""
 
-    conversation: Conversation
+    conversation: _Conversation
     message_ids: list[int] = field(default_factory=list)
     received: list[tuple[str, datetime]] = field(default_factory=list)
     replies: list[Outbound] = field(default_factory=list)
@@ -56,16 +99,17 @@ async def pending_conversations(ctx: Any, limit: int = BATCH) -> list[str]:
     """Conversations with unprocessed customer messages, oldest message first."""
     async with ctx.db.session() as session:
         rows = await session.execute(
-            select(Message.conversation_id)
-            .where(is_unprocessed(Message))
-            .order_by(Message.id)
-            .limit(limit)
+            select(_M.c.conversation_id).where(is_unprocessed(_M.c)).order_by(_M.c.id).limit(limit)
         )
         return list(dict.fromkeys(rows.scalars()))
 
 
-async def process_pending(ctx: Any, owner: str) -> int:
-    """Process one batch; returns how many messages were handled."""
+async def process_pending(ctx: Any, owner: str, dispatcher: Dispatcher | None = None) -> int:
+    """Process one batch; returns how many messages were handled.
+
+    With ``dispatcher`` (the worker's own), the commit also claims the replies that may leave
+    at once and hands them over in memory (see :meth:`Dispatcher.reserve`).
+    """
     candidates = await pending_conversations(ctx)
     if not candidates:
         return 0
@@ -81,36 +125,32 @@ async def process_pending(ctx: Any, owner: str) -> int:
         async with ctx.db.uow() as uow:
             await release_conversations(uow.session, claimed, owner)
         raise
-    return await _commit(ctx, owner, claimed, plans)
+    return await _commit(ctx, owner, claimed, plans, dispatcher)
 
 
 async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
     async with ctx.db.session() as session:
         conversations = {
-            c.id: c
-            for c in (
-                await session.execute(select(Conversation).where(Conversation.id.in_(claimed)))
-            ).scalars()
-        }
-        messages = (
-            await session.execute(
-                select(Message)
-                .where(
-                    Message.conversation_id.in_(claimed),
-                    is_unprocessed(Message),
-                )
-                .order_by(Message.id)
+            row[0]: _Conversation(*row)
+            for row in await session.execute(
+                select(*_CONVERSATION_COLUMNS).where(_C.c.id.in_(claimed))
             )
-        ).scalars()
-        by_conversation: dict[str, list[Message]] = defaultdict(list)
-        for message in messages:
+        }
+        messages = await session.execute(
+            select(*_INBOUND_COLUMNS)
+            .where(_M.c.conversation_id.in_(claimed), is_unprocessed(_M.c))
+            .order_by(_M.c.id)
+        )
+        by_conversation: dict[str, list[_Inbound]] = defaultdict(list)
+        for row in messages:
+            message = _Inbound(*row)
             by_conversation[message.conversation_id].append(message)
         workspace_ids = {c.workspace_id for c in conversations.values()}
         settings = {
-            w.id: w.settings or {}
-            for w in (
-                await session.execute(select(Workspace).where(Workspace.id.in_(workspace_ids)))
-            ).scalars()
+            wid: value or {}
+            for wid, value in await session.execute(
+                select(_W.c.id, _W.c.settings).where(_W.c.id.in_(workspace_ids))
+            )
         }
         pairs = {
             (c.contact_id, m.connection_id)
@@ -141,7 +181,7 @@ async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
     return plans
 
 
-def _understood(message: Message, state: dict[str, Any]) -> Content:
+def _understood(message: _Inbound, state: dict[str, Any]) -> Content:
     """The message content, with a typed "2" or an option title mapped back to that option."""
     try:
         content = parse_content(message.content)
@@ -159,7 +199,7 @@ async def _turn(
     ctx: Any,
     plan: _Plan,
     responder: Any,
-    message: Message,
+    message: _Inbound,
     addresses: dict[tuple[str, str], str],
 ) -> None:
     connection: Connection | None = (
@@ -216,9 +256,11 @@ class LeaseLost(Exception):
     """Messages of our batch were processed by another worker; the batch is rolled back."""
 
 
-async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
+async def _commit(
+    ctx: Any, owner: str, claimed: list[str], plans: list[_Plan], dispatcher: Dispatcher | None
+) -> int:
     try:
-        return await _commit_once(ctx, owner, claimed, plans)
+        return await _commit_once(ctx, owner, claimed, plans, dispatcher)
     except LeaseLost as exc:
         log.warning("process_batch_superseded", messages=len(exc.args[0]))
         async with ctx.db.uow() as uow:
@@ -226,70 +268,107 @@ async def _commit(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) 
         return 0
 
 
-async def _commit_once(ctx: Any, owner: str, claimed: list[str], plans: list[_Plan]) -> int:
-    handled = 0
-    async with ctx.db.uow() as uow:
-        session = uow.session
-        await lock_contacts(uow, {p.conversation.contact_id for p in plans})  # lock order
-        ours = set(await release_conversations(session, claimed, owner))
-        plans = [p for p in plans if p.conversation.id in ours]
-        lost = set(claimed) - ours
-        if lost:
-            log.warning("conversation_leases_lost", count=len(lost))
-        ids = [mid for p in plans for mid in p.message_ids]
-        marked = (
-            set(
-                (
-                    await session.execute(
-                        update(Message)
-                        .where(Message.id.in_(ids), Message.processed_at.is_(None))
-                        .values(processed_at=now(), status="processed")
-                        .returning(Message.id)
-                        .execution_options(synchronize_session=False)
-                    )
-                ).scalars()
-            )
-            if ids
-            else set()
-        )
-        live = {
-            c.id: c
-            for c in (
-                await session.execute(
-                    select(Conversation).where(
-                        Conversation.id.in_([p.conversation.id for p in plans])
-                    )
-                )
-            ).scalars()
-        }
-        replies: list[Outbound] = []
-        if marked != set(ids):
-            # Someone processed messages under our lease (it expired meanwhile): undo this
-            # whole transaction rather than commit turns built on a stale conversation.
-            raise LeaseLost(sorted(set(ids) - marked))
-        for plan in plans:
-            handled += len(plan.message_ids)
-            conversation = live[plan.conversation.id]
-            if conversation.status != BOT or plan.started_with != BOT:
-                continue  # an agent took over meanwhile: the bot stays silent
-            replies.extend(plan.replies)
-            conversation.bot_state = plan.state
-            conversation.language = plan.language
-            if plan.replies:
-                conversation.last_message_at = now()
-            if plan.handover:
-                await change_status(
-                    uow, ctx.bus, conversation, QUEUED, reason=plan.handover, actor="bot"
-                )
-            elif plan.close:
-                await change_status(
-                    uow, ctx.bus, conversation, CLOSED, reason=plan.close, actor="bot"
-                )
-        await queue_outbound_many(uow, ctx.bus, replies)
-        if replies:
-            uow.on_commit(lambda: ctx.wake("dispatch"))
+async def _commit_once(
+    ctx: Any, owner: str, claimed: list[str], plans: list[_Plan], dispatcher: Dispatcher | None
+) -> int:
+    handoffs: list[Handoff] = []
+    try:
+        async with ctx.db.uow() as uow:
+            handled, plans = await _commit_in(ctx, uow, owner, claimed, plans, dispatcher, handoffs)
+    finally:
+        for handoff in handoffs:
+            handoff.cancel()  # no-op once adopted after the commit
     await _observe(ctx, plans)
     return handled
+
+
+async def _commit_in(
+    ctx: Any,
+    uow: UnitOfWork,
+    owner: str,
+    claimed: list[str],
+    plans: list[_Plan],
+    dispatcher: Dispatcher | None,
+    handoffs: list[Handoff],
+) -> tuple[int, list[_Plan]]:
+    handled = 0
+    session = uow.session
+    await lock_contacts(uow, {p.conversation.contact_id for p in plans})  # lock order
+    ours = set(await release_conversations(session, claimed, owner))
+    plans = [p for p in plans if p.conversation.id in ours]
+    lost = set(claimed) - ours
+    if lost:
+        log.warning("conversation_leases_lost", count=len(lost))
+    ids = [mid for p in plans for mid in p.message_ids]
+    moment = now()
+    marked = (
+        set(
+            (
+                await session.execute(
+                    update(_M)
+                    .where(_M.c.id.in_(ids), _M.c.processed_at.is_(None))
+                    .values(processed_at=moment, status="processed")
+                    .returning(_M.c.id)
+                )
+            ).scalars()
+        )
+        if ids
+        else set()
+    )
+    if marked != set(ids):
+        # Someone processed messages under our lease (it expired meanwhile): undo this
+        # whole transaction rather than commit turns built on a stale conversation.
+        raise LeaseLost(sorted(set(ids) - marked))
+    live = {
+        cid: (status, last)
+        for cid, status, last in await session.execute(
+            select(_C.c.id, _C.c.status, _C.c.last_message_at).where(
+                _C.c.id.in_([p.conversation.id for p in plans])
+            )
+        )
+    }
+    replies: list[Outbound] = []
+    updates: list[dict[str, Any]] = []
+    changes: list[_Plan] = []
+    for plan in plans:
+        handled += len(plan.message_ids)
+        status, last = live[plan.conversation.id]
+        if status != BOT or plan.started_with != BOT:
+            continue  # an agent took over meanwhile: the bot stays silent
+        replies.extend(plan.replies)
+        updates.append(
+            {
+                "c_id": plan.conversation.id,
+                "c_state": plan.state,
+                "c_language": plan.language,
+                "c_last": moment if plan.replies else last,
+            }
+        )
+        if plan.handover or plan.close:
+            changes.append(plan)
+    if updates:
+        await session.execute(_BOT_UPDATE, updates)
+    for plan in changes:  # rare: load the conversation to move it along its states
+        conversation = await session.get(Conversation, plan.conversation.id)
+        assert conversation is not None
+        if plan.handover:
+            await change_status(
+                uow, ctx.bus, conversation, QUEUED, reason=plan.handover, actor="bot"
+            )
+        elif plan.close:
+            await change_status(uow, ctx.bus, conversation, CLOSED, reason=plan.close, actor="bot")
+    handoff = await dispatcher.reserve(session, replies) if dispatcher and replies else None
+    if handoff is not None:
+        handoffs.append(handoff)
+    ids = await queue_outbound_many(
+        uow, ctx.bus, replies, claimed=handoff.columns if handoff else None
+    )
+    if handoff is not None and handoff.slots:
+        await handoff.open(session, ids, replies)
+        uow.on_commit(handoff.adopt)
+    if len(replies) > (len(handoff.slots) if handoff else 0):
+        uow.on_commit(lambda: ctx.wake("dispatch"))
+    return handled, plans
 
 
 async def _observe(ctx: Any, plans: list[_Plan]) -> None:

@@ -2,21 +2,102 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, select, tuple_
+from sqlalchemy import Select, and_, bindparam, delete, select, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.conversations.events import EventSpec, record_events
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Message, PendingReceipt
+from toonbank.models.base import table_of
 
 RANK = {"queued": 0, "sending": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
+_M = table_of(Message)
+_P = table_of(PendingReceipt)
+
+
+@dataclass(slots=True)
+class MessageState:
+    """The delivery state of an outbound message, read as plain columns (no ORM instance).
+
+    The pipeline's hot paths read these with one Core ``SELECT``, let :func:`advance` and the
+    dispatcher change them in memory, and write them back with one executemany ``UPDATE``.
+    """
+
+    id: int
+    workspace_id: str
+    conversation_id: str
+    contact_id: str
+    connection_id: str | None
+    provider_message_id: str | None
+    status: str
+    lease_owner: str | None
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    read_at: datetime | None
+    failed_at: datetime | None
+    error_code: str | None
+    error_detail: str | None
+
+
+STATE_COLUMNS = [_M.c[name] for name in MessageState.__dataclass_fields__]
+
+
+def select_states() -> Select[Any]:
+    """``SELECT`` of :class:`MessageState` columns (add the ``WHERE``)."""
+    return select(*STATE_COLUMNS)
+
+
+def states_of(rows: Sequence[Any]) -> list[MessageState]:
+    return [MessageState(*row) for row in rows]
+
+
+_STATUS_UPDATE = (
+    update(_M)
+    .where(_M.c.id == bindparam("m_id"))
+    .values(
+        status=bindparam("m_status"),
+        sent_at=bindparam("m_sent"),
+        delivered_at=bindparam("m_delivered"),
+        read_at=bindparam("m_read"),
+        failed_at=bindparam("m_failed"),
+        error_code=bindparam("m_code"),
+        error_detail=bindparam("m_detail"),
+    )
+)
+
+
+async def write_statuses(session: AsyncSession, rows: Sequence[MessageState]) -> None:
+    """Store what :func:`advance` changed on these rows (one executemany ``UPDATE``)."""
+    if rows:
+        await session.execute(
+            _STATUS_UPDATE,
+            [
+                {
+                    "m_id": row.id,
+                    "m_status": row.status,
+                    "m_sent": row.sent_at,
+                    "m_delivered": row.delivered_at,
+                    "m_read": row.read_at,
+                    "m_failed": row.failed_at,
+                    "m_code": row.error_code,
+                    "m_detail": row.error_detail,
+                }
+                for row in rows
+            ],
+        )
 
 
 def advance(
-    message: Message,
+    message: Any,
     status: str,
     *,
     occurred_at: datetime,
@@ -24,6 +105,8 @@ def advance(
     error_detail: str | None = None,
 ) -> EventSpec | None:
     """Apply a status if it moves the message forward; returns the event to record, if any.
+
+    ``message`` is a :class:`~toonbank.models.Message` or a :class:`MessageState`.
 
     "read" after "delivered" applies, never the reverse. A ``failed`` receipt after
     ``delivered`` is ignored; ``delivered``/``read`` after ``failed`` wins, because the customer
@@ -52,7 +135,7 @@ def advance(
     )
 
 
-async def take_pending_receipts(uow: UnitOfWork, messages: list[Message]) -> list[EventSpec]:
+async def take_pending_receipts(uow: UnitOfWork, messages: Sequence[Any]) -> list[EventSpec]:
     """Apply receipts that arrived before the provider ids were known, then drop them."""
     by_key = {
         (m.connection_id, m.provider_message_id): m
@@ -62,32 +145,34 @@ async def take_pending_receipts(uow: UnitOfWork, messages: list[Message]) -> lis
     if not by_key:
         return []
     session = uow.session
-    pending = (
-        await session.execute(
-            select(PendingReceipt)
-            .where(
-                tuple_(PendingReceipt.connection_id, PendingReceipt.provider_message_id).in_(
-                    list(by_key)
-                )
-            )
-            .order_by(PendingReceipt.id)
+    pending = await session.execute(
+        select(
+            _P.c.id,
+            _P.c.connection_id,
+            _P.c.provider_message_id,
+            _P.c.status,
+            _P.c.occurred_at,
+            _P.c.error_code,
+            _P.c.error_detail,
         )
-    ).scalars()
+        .where(tuple_(_P.c.connection_id, _P.c.provider_message_id).in_(list(by_key)))
+        .order_by(_P.c.id)
+    )
     specs: list[EventSpec] = []
     ids = []
-    for receipt in pending:
-        ids.append(receipt.id)
+    for receipt_id, connection_id, provider_id, status, occurred, code, detail in pending:
+        ids.append(receipt_id)
         spec = advance(
-            by_key[(receipt.connection_id, receipt.provider_message_id)],
-            receipt.status,
-            occurred_at=receipt.occurred_at,
-            error_code=receipt.error_code,
-            error_detail=receipt.error_detail,
+            by_key[(connection_id, provider_id)],
+            status,
+            occurred_at=occurred,
+            error_code=code,
+            error_detail=detail,
         )
         if spec is not None:
             specs.append(spec)
     if ids:
-        await session.execute(delete(PendingReceipt).where(PendingReceipt.id.in_(ids)))
+        await session.execute(delete(_P).where(_P.c.id.in_(ids)))
     return specs
 
 

@@ -68,7 +68,7 @@ class Worker:
         return await normalize_batch(self.ctx, self.name)
 
     async def _process(self) -> int:
-        return await process_pending(self.ctx, self.name)
+        return await process_pending(self.ctx, self.name, self.dispatcher)
 
     async def _dispatch(self) -> int:
         return await self.dispatcher.run_once()
