@@ -20,6 +20,17 @@ from toonbank.models.conversations import (
     Message,
     PendingReceipt,
 )
+from toonbank.models.orders import (
+    Cart,
+    CartLine,
+    DiscountCode,
+    Order,
+    OrderEvent,
+    OrderLine,
+    Payment,
+    PaymentEvent,
+    TaxRate,
+)
 from toonbank.models.pipeline import Event, InboundEvent, MediaFetch, MediaObject, WorkerLease
 from toonbank.models.tenancy import Agent, AgentSession, ApiKey, Workspace
 
@@ -28,6 +39,8 @@ __all__ = [
     "AgentSession",
     "ApiKey",
     "Base",
+    "Cart",
+    "CartLine",
     "CatalogImport",
     "CatalogState",
     "Category",
@@ -37,6 +50,7 @@ __all__ = [
     "Conversation",
     "ConversationTransition",
     "DeliveryAttempt",
+    "DiscountCode",
     "Event",
     "InboundEvent",
     "LinkCode",
@@ -44,11 +58,17 @@ __all__ = [
     "MediaFetch",
     "MediaObject",
     "Message",
+    "Order",
+    "OrderEvent",
+    "OrderLine",
+    "Payment",
+    "PaymentEvent",
     "PendingReceipt",
     "Product",
     "ProductVariant",
     "ShippingMethod",
     "StockLevel",
+    "TaxRate",
     "WorkerLease",
     "Workspace",
     "new_id",
