@@ -6,7 +6,7 @@ Every lookup filters on the key's workspace; another workspace's ids answer 404.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -20,6 +20,8 @@ from toonbank.api.errors import ApiError
 from toonbank.auth.service import KeyPrincipal
 from toonbank.commerce import carts, orders
 from toonbank.commerce.money import Money, MoneyError
+from toonbank.commerce.payments import service as payments
+from toonbank.commerce.payments.port import PaymentError
 from toonbank.context import Context
 from toonbank.kit.clock import now
 from toonbank.models import Cart, DiscountCode, Order, TaxRate
@@ -347,3 +349,114 @@ async def set_order_status(
             code = 409 if exc.code == "invalid_transition" else 422
             raise ApiError(code, exc.code, str(exc)) from None
         return await orders.order_json(uow.session, order)
+
+
+# -- payments ------------------------------------------------------------------------------
+
+
+class PaymentBody(_Body):
+    provider: str = Field(default="sandbox", max_length=16)
+    capture: Literal["automatic", "manual"] = "automatic"
+    expires_in_minutes: int = Field(default=24 * 60, ge=5, le=30 * 24 * 60)
+    send: bool = True
+
+
+class RefundBody(_Body):
+    amount: str | None = Field(default=None, max_length=32)
+
+
+class KeptLine(_Body):
+    variant_id: str = Field(max_length=32)
+    quantity: int = Field(ge=0)
+
+
+class CaptureBody(_Body):
+    kept: list[KeptLine] = Field(default_factory=list, max_length=100)
+
+
+def _payment_error(exc: PaymentError) -> ApiError:
+    status = {"unknown_provider": 422, "invalid_request": 422, "invalid_amount": 422}.get(
+        exc.code, 409
+    )
+    return ApiError(status, exc.code, str(exc))
+
+
+@router.post("/orders/{order_id}/payments")
+async def create_payment(
+    order_id: str,
+    body: PaymentBody,
+    principal: KeyPrincipal = Depends(WRITE),
+    ctx: Context = Depends(get_ctx),
+) -> Any:
+    """A payment link for a pending order, sent into the customer's conversation by default.
+
+    ``capture: manual`` only authorises the amount ("try at home"); capture what is kept with
+    ``/capture``."""
+    async with ctx.db.uow() as uow:
+        order = await _order(uow.session, principal, order_id)
+        try:
+            payment = await payments.create_payment(
+                ctx,
+                uow,
+                order,
+                provider=body.provider,
+                capture=body.capture,
+                expires_in=timedelta(minutes=body.expires_in_minutes),
+                send=body.send,
+            )
+        except PaymentError as exc:
+            raise _payment_error(exc) from None
+        return payments.payment_json(payment)
+
+
+@router.get("/orders/{order_id}/payments")
+async def list_payments(
+    order_id: str, principal: KeyPrincipal = Depends(READ), ctx: Context = Depends(get_ctx)
+) -> Any:
+    async with ctx.db.session() as session:
+        order = await _order(session, principal, order_id)
+        return [payments.payment_json(p) for p in await payments.payments_of(session, order)]
+
+
+@router.post("/orders/{order_id}/refunds")
+async def refund_order(
+    order_id: str,
+    body: RefundBody,
+    principal: KeyPrincipal = Depends(WRITE),
+    ctx: Context = Depends(get_ctx),
+) -> Any:
+    """Refund ``amount`` (a decimal string in the order's currency), or all of it."""
+    async with ctx.db.uow() as uow:
+        order = await _order(uow.session, principal, order_id)
+        try:
+            amount = Money.of(body.amount, order.currency) if body.amount else None
+            await payments.refund(ctx, uow, order, amount, actor=f"api:{principal.key_id}")
+        except MoneyError as exc:
+            raise ApiError(422, "invalid_request", str(exc)) from None
+        except PaymentError as exc:
+            raise _payment_error(exc) from None
+        return await orders.order_json(uow.session, order)
+
+
+@router.post("/orders/{order_id}/capture")
+async def capture_order(
+    order_id: str,
+    body: CaptureBody,
+    principal: KeyPrincipal = Depends(WRITE),
+    ctx: Context = Depends(get_ctx),
+) -> Any:
+    """Capture the kept items of an authorised ("try at home") order and release the rest."""
+    kept: dict[str, int] = {}
+    for line in body.kept:
+        kept[line.variant_id] = kept.get(line.variant_id, 0) + line.quantity
+    async with ctx.db.uow() as uow:
+        order = await _order(uow.session, principal, order_id)
+        try:
+            await payments.capture_kept(ctx, uow, order, kept, actor=f"api:{principal.key_id}")
+        except PaymentError as exc:
+            raise _payment_error(exc) from None
+        result = await orders.order_json(uow.session, order)
+        result["payments"] = [
+            payments.payment_json(p) for p in await payments.payments_of(uow.session, order)
+        ]
+        return result
