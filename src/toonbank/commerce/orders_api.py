@@ -24,7 +24,7 @@ from toonbank.commerce.payments import service as payments
 from toonbank.commerce.payments.port import PaymentError
 from toonbank.context import Context
 from toonbank.kit.clock import now
-from toonbank.models import Cart, DiscountCode, Order, TaxRate
+from toonbank.models import Cart, DiscountCode, Order, PaymentAccount, TaxRate
 
 router = APIRouter(prefix="/api/v1", tags=["orders"])
 
@@ -460,3 +460,35 @@ async def capture_order(
             payments.payment_json(p) for p in await payments.payments_of(uow.session, order)
         ]
         return result
+
+
+class AccountBody(_Body):
+    secret_key: str = Field(min_length=8, max_length=255)
+    webhook_secret: str = Field(min_length=8, max_length=255)
+
+
+@router.put("/payments/providers/{provider}")
+async def put_payment_account(
+    provider: str,
+    body: AccountBody,
+    principal: KeyPrincipal = Depends(WRITE),
+    ctx: Context = Depends(get_ctx),
+) -> Any:
+    """Connect the workspace's Stripe account; answers the webhook path to register there."""
+    if provider != "stripe":
+        raise ApiError(422, "invalid_request", "provider: stripe")
+    async with ctx.db.uow() as uow:
+        row = await uow.session.scalar(
+            select(PaymentAccount).where(
+                PaymentAccount.workspace_id == principal.workspace_id,
+                PaymentAccount.provider == provider,
+            )
+        )
+        if row is None:
+            row = PaymentAccount(workspace_id=principal.workspace_id, provider=provider)
+            uow.session.add(row)
+        row.secrets = ctx.secret_box.seal(body.model_dump())
+        row.active = True
+        await uow.session.flush()
+        return {"provider": provider, "id": row.id,
+                "webhook_path": f"/webhooks/payments/{provider}/{row.id}"}  # fmt: skip

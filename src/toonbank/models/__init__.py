@@ -28,6 +28,7 @@ from toonbank.models.orders import (
     OrderEvent,
     OrderLine,
     Payment,
+    PaymentAccount,
     PaymentEvent,
     TaxRate,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "OrderEvent",
     "OrderLine",
     "Payment",
+    "PaymentAccount",
     "PaymentEvent",
     "PendingReceipt",
     "Product",

@@ -17,10 +17,17 @@ from toonbank.api.deps import get_ctx
 from toonbank.api.errors import ApiError
 from toonbank.commerce.money import Money
 from toonbank.commerce.payments import service
-from toonbank.commerce.payments.port import AUTHORIZED, FAILED, OPEN, PAID
+from toonbank.commerce.payments.port import (
+    AUTHORIZED,
+    FAILED,
+    OPEN,
+    PAID,
+    PaymentError,
+    WebhookRejected,
+)
 from toonbank.context import Context
 from toonbank.kit.crypto import constant_time_equal, new_secret
-from toonbank.models import Order, Payment
+from toonbank.models import Order, Payment, PaymentAccount
 
 router = APIRouter(tags=["payments"], include_in_schema=False)
 COOKIE = "toonbank_pay_csrf"
@@ -125,3 +132,22 @@ async def pay_done(token: str, ctx: Context = Depends(get_ctx)) -> Response:
         FAILED: "The payment failed. You can try again from the chat.",
     }.get(payment.status, f"This payment is {payment.status}.")
     return _page("Payment", f"<h1>Order {html.escape(order.number)}</h1><p>{html.escape(text)}</p>")
+
+
+@router.post("/webhooks/payments/{provider}/{account_id}")
+async def provider_webhook(
+    provider: str, account_id: str, request: Request, ctx: Context = Depends(get_ctx)
+) -> Response:
+    """Provider notifications (Stripe): verified, deduplicated, applied; 400 if not verified."""
+    body = await request.body()
+    async with ctx.db.uow() as uow:
+        account = await uow.session.get(PaymentAccount, account_id[:32])
+        if account is None or account.provider != provider or not account.active:
+            raise ApiError(404, "not_found", "no such payment account")
+        try:
+            await service.handle_webhook(ctx, uow, account, request.headers, body)
+        except WebhookRejected:
+            raise ApiError(400, "invalid_signature", "signature does not verify") from None
+        except PaymentError as exc:
+            raise ApiError(502, exc.code, str(exc)) from None
+    return Response(status_code=200)

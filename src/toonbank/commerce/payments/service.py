@@ -8,6 +8,7 @@ moves its order to ``paid`` (and the customer hears so on their channel).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
 
@@ -31,20 +32,95 @@ from toonbank.commerce.payments.port import (
     PaymentProvider,
 )
 from toonbank.commerce.payments.sandbox import SandboxProvider
+from toonbank.commerce.payments.stripe_provider import StripeProvider
 from toonbank.context import Context
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.kit.crypto import new_secret
-from toonbank.models import Order, OrderLine, Payment
+from toonbank.models import Order, OrderLine, Payment, PaymentAccount, PaymentEvent
 
 DEFAULT_EXPIRY: Final = timedelta(hours=24)
 _RANK: Final = {OPEN: 0, AUTHORIZED: 1, PAID: 2, FAILED: 3, EXPIRED: 3, CANCELED: 3}
 
 
-def provider_for(ctx: Context, name: str) -> PaymentProvider:
+PROVIDERS: Final = ("sandbox", "stripe")
+
+
+async def account_for(session: AsyncSession, workspace_id: str, name: str) -> PaymentAccount:
+    account = await session.scalar(
+        select(PaymentAccount).where(
+            PaymentAccount.workspace_id == workspace_id,
+            PaymentAccount.provider == name,
+            PaymentAccount.active.is_(True),
+        )
+    )
+    if account is None:
+        raise PaymentError("unknown_provider", f"no payment provider {name!r} is configured")
+    return account
+
+
+def provider_of(ctx: Context, account: PaymentAccount) -> PaymentProvider:
+    values = ctx.secret_box.open(account.secrets)
+    if account.provider == "stripe":
+        return StripeProvider(values["secret_key"], values["webhook_secret"])
+    raise PaymentError("unknown_provider", f"no payment provider {account.provider!r}")
+
+
+async def provider_for(
+    ctx: Context, session: AsyncSession, workspace_id: str, name: str
+) -> PaymentProvider:
+    """The sandbox (always there) or the workspace's configured account at ``name``."""
     if name == "sandbox":
         return SandboxProvider(ctx.settings.public_url)
-    raise PaymentError("unknown_provider", f"no payment provider {name!r} is configured")
+    return provider_of(ctx, await account_for(session, workspace_id, name))
+
+
+async def handle_webhook(
+    ctx: Context, uow: UnitOfWork, account: PaymentAccount, headers: Mapping[str, str],
+    body: bytes,
+) -> int:  # fmt: skip
+    """Verify a provider webhook and apply it; returns how many payments changed.
+
+    Each event is recorded once (``payment_events`` unique per provider and event id), so a
+    redelivered event changes nothing. Unknown payments and other workspaces' payments are
+    ignored."""
+    provider = provider_of(ctx, account)
+    changed = 0
+    for note in await provider.parse_webhook(headers, body):
+        payment = await uow.session.scalar(
+            select(Payment).where(
+                Payment.provider == account.provider,
+                Payment.provider_ref == note.provider_ref,
+                Payment.workspace_id == account.workspace_id,
+            )
+        )
+        if payment is None:
+            continue
+        seen = await uow.session.scalar(
+            select(PaymentEvent.id).where(
+                PaymentEvent.provider == account.provider, PaymentEvent.event_id == note.event_id
+            )
+        )
+        if seen is not None:
+            continue
+        uow.session.add(
+            PaymentEvent(
+                workspace_id=account.workspace_id,
+                payment_id=payment.id,
+                provider=account.provider,
+                event_id=note.event_id,
+                type=note.type[:64],
+            )
+        )
+        captured = None
+        status = note.status
+        if status is None:
+            report = await provider.fetch_status(note.provider_ref)
+            status, captured = report.status, report.amount_captured
+        if await apply_status(ctx, uow, payment, status, actor=account.provider, captured=captured):
+            changed += 1
+    await uow.session.flush()
+    return changed
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
@@ -114,7 +190,8 @@ async def create_payment(
     uow.session.add(payment)
     await uow.session.flush()
     base = ctx.settings.public_url.rstrip("/")
-    link = await provider_for(ctx, provider).create_link(
+    gateway = await provider_for(ctx, uow.session, order.workspace_id, provider)
+    link = await gateway.create_link(
         LinkRequest(
             payment_id=payment.id,
             token=payment.token,
@@ -210,9 +287,8 @@ async def refund(
         if part <= 0:
             continue
         assert payment.provider_ref is not None
-        ref = await provider_for(ctx, payment.provider).refund(
-            payment.provider_ref, Money(part, order.currency)
-        )
+        gateway = await provider_for(ctx, uow.session, order.workspace_id, payment.provider)
+        ref = await gateway.refund(payment.provider_ref, Money(part, order.currency))
         payment.refunded_minor += part
         payment.updated_at = now()
         left -= part
@@ -278,11 +354,11 @@ async def capture_kept(
     if amount.minor:
         amount = amount + Money(order.shipping_minor, order.currency)
     amount = min(amount, Money(payment.authorized_minor, order.currency), key=lambda m: m.minor)
-    provider = provider_for(ctx, payment.provider)
+    provider = await provider_for(ctx, uow.session, order.workspace_id, payment.provider)
     assert payment.provider_ref is not None
-    if amount.minor:
+    if amount.minor:  # a partial capture releases the rest of the authorisation
         await provider.capture(payment.provider_ref, amount)
-    if amount.minor < payment.authorized_minor:
+    else:
         await provider.release(payment.provider_ref)
     released = payment.authorized_minor - amount.minor
     payment.captured_minor = amount.minor

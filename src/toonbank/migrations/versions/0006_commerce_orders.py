@@ -1,8 +1,8 @@
-"""commerce orders: carts, discount codes, VAT rates, orders, order events, payments
+"""commerce orders: carts, discounts, VAT rates, orders, order events, payments, accounts
 
 Revision ID: 0006_commerce_orders
 Revises: 0005_commerce_catalog
-Create Date: 2026-12-01 19:25:16.436389
+Create Date: 2026-12-01 19:28:15.525360
 """
 
 from __future__ import annotations
@@ -48,6 +48,25 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_discount_codes")),
         sa.UniqueConstraint(
             "workspace_id", "code", name=op.f("uq_discount_codes_workspace_id_code")
+        ),
+    )
+    op.create_table(
+        "payment_accounts",
+        sa.Column("id", sa.String(length=32), nullable=False),
+        sa.Column("workspace_id", sa.String(length=32), nullable=False),
+        sa.Column("provider", sa.String(length=16), nullable=False),
+        sa.Column("secrets", sa.Text(), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("created_at", toonbank.models.base.UTCDateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["workspace_id"],
+            ["workspaces.id"],
+            name=op.f("fk_payment_accounts_workspace_id_workspaces"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payment_accounts")),
+        sa.UniqueConstraint(
+            "workspace_id", "provider", name=op.f("uq_payment_accounts_workspace_id_provider")
         ),
     )
     op.create_table(
@@ -351,5 +370,6 @@ def downgrade() -> None:
 
     op.drop_table("carts")
     op.drop_table("tax_rates")
+    op.drop_table("payment_accounts")
     op.drop_table("discount_codes")
     # ### end Alembic commands ###
