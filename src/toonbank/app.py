@@ -17,6 +17,8 @@ from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
 from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
+from toonbank.commerce import orders_api
+from toonbank.commerce.payments import page as pay_page
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
 from toonbank.ops import api as ops_api
@@ -74,6 +76,8 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         rest.router,
         contacts_api.router,
         commerce_api.router,
+        orders_api.router,
+        pay_page.router,
         auth_api.router,
     ):
         app.include_router(router)

@@ -23,6 +23,8 @@ SCOPES: Final = (
     "agents:write",
     "catalog:read",
     "catalog:write",
+    "orders:read",
+    "orders:write",
 )
 ALL_SCOPES: Final = "*"
 
