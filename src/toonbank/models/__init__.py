@@ -20,11 +20,13 @@ from toonbank.models.conversations import (
     Message,
     PendingReceipt,
 )
+from toonbank.models.inbox import AgentProfile, InboxAssignment, InboxNote
 from toonbank.models.pipeline import Event, InboundEvent, MediaFetch, MediaObject, WorkerLease
 from toonbank.models.tenancy import Agent, AgentSession, ApiKey, Workspace
 
 __all__ = [
     "Agent",
+    "AgentProfile",
     "AgentSession",
     "ApiKey",
     "Base",
@@ -39,6 +41,8 @@ __all__ = [
     "DeliveryAttempt",
     "Event",
     "InboundEvent",
+    "InboxAssignment",
+    "InboxNote",
     "LinkCode",
     "Location",
     "MediaFetch",
