@@ -19,6 +19,8 @@ from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
+from toonbank.inbox import api as inbox_api
+from toonbank.inbox import web as inbox_web
 from toonbank.ops import api as ops_api
 from toonbank.ops.limits import BodySizeLimit, RateLimiter
 from toonbank.pipeline.worker import Worker
@@ -75,6 +77,9 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         contacts_api.router,
         commerce_api.router,
         auth_api.router,
+        inbox_api.router,
+        inbox_api.ws_router,
+        inbox_web.router,
     ):
         app.include_router(router)
 
