@@ -21,6 +21,8 @@ from toonbank.commerce import orders_api
 from toonbank.commerce.payments import page as pay_page
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
+from toonbank.inbox import api as inbox_api
+from toonbank.inbox import web as inbox_web
 from toonbank.ops import api as ops_api
 from toonbank.ops.limits import BodySizeLimit, RateLimiter
 from toonbank.pipeline.worker import Worker
@@ -79,6 +81,9 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         orders_api.router,
         pay_page.router,
         auth_api.router,
+        inbox_api.router,
+        inbox_api.ws_router,
+        inbox_web.router,
     ):
         app.include_router(router)
 

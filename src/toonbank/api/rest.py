@@ -28,7 +28,7 @@ from toonbank.channels.connections import ConnectionSettingsError, create_connec
 from toonbank.channels.registry import UnknownChannelType
 from toonbank.channels.render import degrade
 from toonbank.context import Context
-from toonbank.conversations.events import contact_topic
+from toonbank.conversations.events import contact_topic, lock_contacts
 from toonbank.conversations.service import change_status, queue_outbound, recipients
 from toonbank.conversations.states import InvalidTransition
 from toonbank.models import ChannelConnection, Conversation, DeliveryAttempt, Message, Workspace
@@ -151,6 +151,10 @@ async def set_status(
         conversation = await _conversation(ctx, uow.session, principal, conversation_id)
         if body.status == "assigned":
             raise ApiError(422, "invalid_request", "assign conversations from the inbox")
+        # Lock order (contacts, then conversations): without this the status UPDATE is flushed
+        # before record_event locks the contact, and deadlocks against the process stage.
+        await lock_contacts(uow, {conversation.contact_id})
+        await uow.session.refresh(conversation)
         try:
             await change_status(
                 uow,

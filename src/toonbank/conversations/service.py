@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import Content, dump_content
 from toonbank.conversations.events import EventSpec, message_view_of, record_event, record_events
-from toonbank.conversations.states import BOT, CLOSED, check_transition
+from toonbank.conversations.states import BOT, CLOSED, QUEUED, check_transition
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
@@ -110,6 +110,8 @@ async def change_status(
     previous = conversation.status
     conversation.status = target
     conversation.assigned_agent_id = agent_id if target == "assigned" else None
+    if target == QUEUED and previous != QUEUED:
+        conversation.queued_at = now()  # the inbox queue serves the longest waiting first
     if target == CLOSED:
         conversation.closed_at = now()
         conversation.close_reason = reason
@@ -130,7 +132,12 @@ async def change_status(
         conversation_id=conversation.id,
         contact_id=conversation.contact_id,
         type="conversation_status",
-        data={"conversation_id": conversation.id, "from": previous, "to": target},
+        data={
+            "conversation_id": conversation.id,
+            "from": previous,
+            "to": target,
+            "agent_id": conversation.assigned_agent_id,
+        },
         public=False,
     )
 

@@ -20,6 +20,7 @@ from toonbank.models.conversations import (
     Message,
     PendingReceipt,
 )
+from toonbank.models.inbox import AgentProfile, InboxAssignment, InboxNote
 from toonbank.models.orders import (
     Cart,
     CartLine,
@@ -37,6 +38,7 @@ from toonbank.models.tenancy import Agent, AgentSession, ApiKey, Workspace
 
 __all__ = [
     "Agent",
+    "AgentProfile",
     "AgentSession",
     "ApiKey",
     "Base",
@@ -54,6 +56,8 @@ __all__ = [
     "DiscountCode",
     "Event",
     "InboundEvent",
+    "InboxAssignment",
+    "InboxNote",
     "LinkCode",
     "Location",
     "MediaFetch",

@@ -62,6 +62,11 @@ class Conversation(Base):
     last_message_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     close_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    """Inbox queue order: higher first, then the longest waiting (``queued_at``)."""
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    routing_skill: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    """A skill the serving agent must have (e.g. ``styling``); None: anyone."""
 
 
 class ConversationTransition(Base):
