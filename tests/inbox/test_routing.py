@@ -7,6 +7,7 @@ import asyncio
 import random
 from collections import Counter
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from tests.inbox.helpers import conversation, make_agent, queued_conversations
@@ -280,3 +281,34 @@ async def test_many_agents_one_conversation_and_one_slot_many_conversations(
     async with ctx.db.session() as session:
         load = await routing.loads(session, ws)
     assert load[lone.id] == 1 and sum(load.values()) == 2
+
+
+async def test_a_handover_by_the_assistant_is_routed_to_an_online_agent(
+    ctx: Context, workspace: dict[str, str], app_client: httpx.AsyncClient
+) -> None:
+    from tests.helpers import api_connection, message_payload, post_signed
+
+    from toonbank.pipeline.worker import Worker
+
+    ws = workspace["id"]
+    ann = await make_agent(ctx, ws, "ann@x.test", capacity=2)
+    conn = await api_connection(ctx, ws)
+    await post_signed(app_client, conn.id, message_payload("h1", "cust-9", "hi"))
+    await Worker(ctx).drain()
+    # The placeholder assistant's menu has "Talk to a person" (payload menu:human).
+    reply = {
+        "messages": [
+            {
+                "id": "h2",
+                "from": "cust-9",
+                "content": {"type": "reply", "payload": "menu:human", "title": "Talk to a person"},
+            }
+        ]
+    }
+    await post_signed(app_client, conn.id, reply)
+    await Worker(ctx).drain()
+    async with ctx.db.session() as session:
+        conversation = await session.scalar(select(Conversation))
+    assert conversation is not None
+    assert conversation.status == "assigned"
+    assert conversation.assigned_agent_id == ann.id

@@ -106,6 +106,8 @@ async def change_status(
     agent_id: str | None = None,
 ) -> None:
     """Move the conversation along its state machine and log the transition."""
+    if target == QUEUED:  # the inbox's router (a worker stage) assigns it after commit
+        uow.on_commit(lambda: bus.publish("pipeline", {"stage": "route"}))
     check_transition(conversation.status, target)
     previous = conversation.status
     conversation.status = target

@@ -439,6 +439,27 @@ async def route_all(ctx: Any, workspace_id: str, *, limit: int = 1000) -> int:
     return assigned
 
 
+async def route_queued(ctx: Any, *, limit: int = 200) -> int:
+    """Assign waiting conversations in every workspace that has some (the worker's routing
+    stage: woken when a conversation is queued, e.g. handed over by the assistant, and swept
+    periodically). Returns how many were assigned."""
+    async with ctx.db.session() as session:
+        workspaces = list(
+            (
+                await session.execute(
+                    select(Conversation.workspace_id)
+                    .where(Conversation.status == QUEUED)
+                    .distinct()
+                    .limit(100)
+                )
+            ).scalars()
+        )
+    assigned = 0
+    for workspace_id in workspaces:
+        assigned += await route_all(ctx, workspace_id, limit=limit)
+    return assigned
+
+
 # ------------------------------------------------------------------------------------------
 # Leaving the agent
 # ------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from typing import Any
 import structlog
 
 from toonbank.context import PIPELINE_TOPIC, Context
+from toonbank.inbox.routing import route_queued
 from toonbank.kit.crypto import new_secret
 from toonbank.pipeline.dispatch import Dispatcher, next_due_in
 from toonbank.pipeline.media import fetch_media_batch
@@ -25,7 +26,7 @@ from toonbank.pipeline.process import process_pending
 from toonbank.pipeline.receipts import reconcile_pending_receipts
 
 log = structlog.get_logger(__name__)
-STAGES = ("normalize", "process", "dispatch", "media")
+STAGES = ("normalize", "process", "dispatch", "media", "route")
 MAINTENANCE_INTERVAL = 5.0
 
 
@@ -51,6 +52,7 @@ class Worker:
             asyncio.create_task(self._loop("process", self._process), name="process"),
             asyncio.create_task(self._loop("dispatch", self._dispatch), name="dispatch"),
             asyncio.create_task(self._loop("media", self._media), name="media"),
+            asyncio.create_task(self._loop("route", self._route), name="route"),
             asyncio.create_task(self._maintain(), name="maintenance"),
         ]
         log.info("worker_started", worker=self.name)
@@ -76,8 +78,13 @@ class Worker:
     async def _media(self) -> int:
         return await fetch_media_batch(self.ctx)
 
+    async def _route(self) -> int:
+        return await route_queued(self.ctx)
+
     async def _idle_timeout(self, stage: str) -> float:
         poll = self.ctx.settings.worker_poll_interval
+        if stage == "route":  # woken when a conversation is queued; the sweep is a safety net
+            return poll * 10
         if stage == "dispatch" and not self.dispatcher.saturated:
             # (saturated: a finishing send wakes the loop, no clock query needed)
             due = await next_due_in(self.ctx)
@@ -118,7 +125,7 @@ class Worker:
         while loop.time() < deadline:
             did = await self._normalize() + await self._process() + await self._dispatch()
             await self.dispatcher.settle()
-            did += await self._media()
+            did += await self._media() + await self._route()
             if not did:
                 return
         raise TimeoutError("pipeline did not drain in time")
