@@ -140,8 +140,8 @@ CASES = [
     Case(
         "line",
         "buttons",
-        # A postback carries only its data; the placeholder bot echoes the payload.
-        "You chose: menu:order.",
+        # A postback carries only its data; the title comes from the options we offered.
+        CHOSEN,
         "sent",  # LINE has no delivery receipts
         {"kind": "rate_limited"},  # HTTP 429
         "rate_limited",

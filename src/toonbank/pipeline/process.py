@@ -192,6 +192,11 @@ def _understood(message: _Inbound, state: dict[str, Any]) -> Content:
         choice = resolve_choice(content.text, [Option(**o) for o in offered])
         if choice is not None:
             return Reply(payload=choice.payload, title=choice.title)
+    if isinstance(content, Reply) and not content.title:
+        # Some channels return only the payload (LINE postbacks): take the title we offered.
+        title = next((o.get("title") for o in offered if o.get("payload") == content.payload), None)
+        if title:
+            return Reply(payload=content.payload, title=title)
     return content
 
 
