@@ -46,9 +46,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--only",
-        choices=["ingest", "turn", "catalog"],
+        choices=["ingest", "turn", "pipeline", "catalog"],
         default=None,
-        help="Run one measurement only (catalog: feed import and search).",
+        help="Run one measurement only (pipeline: ingest and turn; catalog: import and search).",
     )
     parser.add_argument(
         "--products",
@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
             return None
 
     for backend in backends:
-        if args.only in (None, "ingest"):
+        if args.only in (None, "ingest", "pipeline"):
             for system in (BASELINE, TOONBANK):
                 stats = attempt(
                     f"ingest · {system} · {backend}",
@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 if stats is not None:
                     results.ingest.append(stats)
-        if args.only in (None, "turn"):
+        if args.only in (None, "turn", "pipeline"):
             for system in (BASELINE, TOONBANK):
                 turned = attempt(
                     f"turn · {system} · {backend}",
