@@ -65,3 +65,16 @@ async def test_redis_outage_falls_back_to_local_pacing() -> None:
         assert time.monotonic() - started >= 0.095  # still paced: 5 intervals of 20 ms
     finally:
         await pacer.close()
+
+
+async def test_a_providers_retry_after_pushes_every_processs_next_slot() -> None:
+    prefix = f"test:{uuid.uuid4().hex}:"
+    first, second = RedisPacer(REDIS_URL, prefix), RedisPacer(REDIS_URL, prefix)
+    try:
+        await first.penalize("conn", 2.0)  # process one got 429 + Retry-After: 2
+        delay = int(await second._reserve(keys=[prefix + "conn"], args=[1000]))
+        assert 1_500_000 < delay <= 2_000_000  # process two waits too
+        await LocalPacer().penalize("conn", 2.0)  # (a no-op: the local pause covers it)
+    finally:
+        await first.close()
+        await second.close()

@@ -458,6 +458,7 @@ class Dispatcher:
                             exc.http_status == 429 or exc.error_code == "rate_limited"
                         ):
                             self._paused_until[connection.id] = time.monotonic() + exc.retry_after
+                            await self.ctx.pacer.penalize(connection.id, exc.retry_after)
         except Exception as exc:
             log.exception("dispatch_crashed", message_id=message.id)
             outcome.error = SendError(
@@ -489,6 +490,11 @@ class Dispatcher:
         rate = connection.rate_per_second or adapter.manifest.default_rate_per_second
         if rate:  # shared by every worker process when Redis is configured
             await self.ctx.pacer.wait(connection.id, rate)
+        pause = self._paused_until.get(connection.id, 0.0) - time.monotonic()
+        if pause > 0:  # a 429 arrived while this send waited for its slot
+            await asyncio.sleep(pause)
+            if rate:
+                await self.ctx.pacer.wait(connection.id, rate)
 
     async def _send(self, connection: Connection, message: Claimed) -> SendResult:
         adapter = self.ctx.channels.get(connection.type)

@@ -9,7 +9,7 @@ arrival time* one interval forward and tells the caller how long to wait for its
 processes together then hold the configured rate exactly, with no burst above it and no
 polling.
 
-Both pace at :data:`HEADROOM` of the configured rate. Each send still travels its own path
+Both pace a little below the configured rate (:data:`HEADROOM`, :data:`SHARED_HEADROOM`). Each send still travels its own path
 (event loop, HTTP) after its slot; when one send is a few ms late and the next is on time, a
 provider counting any trailing second sees one send too many. 3% (about 30 ms per second of
 sends) absorbs that jitter; ``bench/burst.py`` measures it (at exactly 80 msg/s a burst drew
@@ -44,11 +44,29 @@ return tat - now
 
 
 HEADROOM = 0.97
+SHARED_HEADROOM = 0.95
+"""Across processes the sends of consecutive slots take different paths (other event loops,
+other connections), so their arrival jitters more: 5% (about 50 ms per second of sends)."""
+
+
+_PENALIZE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local target = now + tonumber(ARGV[1])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < target then
+  redis.call('SET', KEYS[1], target, 'PX', math.ceil((target - now) / 1000) + 1000)
+end
+return 0
+"""
 
 
 class SendPacer(Protocol):
     async def wait(self, key: str, rate: float) -> None:
         """Return when one more send on ``key`` keeps it at or below ``rate`` per second."""
+
+    async def penalize(self, key: str, seconds: float) -> None:
+        """The provider asked to wait (429 + Retry-After): no new slot before then."""
 
     async def close(self) -> None: ...
 
@@ -67,6 +85,9 @@ class LocalPacer:
             self._limiters[key] = known
         await known[1].acquire()
 
+    async def penalize(self, key: str, seconds: float) -> None:
+        return None  # in one process the dispatcher's own pause covers it
+
     async def close(self) -> None:
         self._limiters.clear()
 
@@ -79,12 +100,13 @@ class RedisPacer:
 
         self._redis: Any = redis.Redis.from_url(redis_url)
         self._reserve: Any = self._redis.register_script(_RESERVE)
+        self._penalize: Any = self._redis.register_script(_PENALIZE)
         self._prefix = prefix
         self._fallback = LocalPacer()
         self._degraded = False
 
     async def wait(self, key: str, rate: float) -> None:
-        interval_us = max(1, round(1_000_000 / (rate * HEADROOM)))
+        interval_us = max(1, round(1_000_000 / (rate * SHARED_HEADROOM)))
         try:
             delay_us = int(await self._reserve(keys=[self._prefix + key], args=[interval_us]))
         except Exception as exc:  # Redis down: keep sending, paced per process
@@ -98,6 +120,13 @@ class RedisPacer:
             self._degraded = False
         if delay_us > 0:
             await asyncio.sleep(delay_us / 1_000_000)
+
+    async def penalize(self, key: str, seconds: float) -> None:
+        """Every process's next slot comes after the provider's Retry-After."""
+        try:
+            await self._penalize(keys=[self._prefix + key], args=[round(seconds * 1_000_000)])
+        except Exception as exc:  # the local pause still holds this process back
+            log.warning("pacing_penalty_failed", error=type(exc).__name__)
 
     async def close(self) -> None:
         await self._redis.aclose()
