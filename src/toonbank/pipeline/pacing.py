@@ -12,8 +12,9 @@ polling.
 Both pace a little below the configured rate (:data:`HEADROOM`, :data:`SHARED_HEADROOM`).
 Each send still travels its own path (event loop, HTTP) after its slot; when one send is a few
 ms late and the next is on time, a provider counting any trailing second sees one send too many.
-3% (about 30 ms per second of sends; 5% across processes) absorbs that jitter; ``bench/burst.py`` measures it (at exactly 80 msg/s a burst drew
-a few 429s, each pausing the connection for the provider's Retry-After).
+3% (about 30 ms per second of sends; 5% across processes) absorbs that jitter.
+``bench/burst.py`` measures it: at exactly 80 msg/s a burst drew a few 429s, each pausing the
+connection for the provider's Retry-After.
 
 Should Redis fail, sending falls back to the local limiter (and logs it) rather than
 stopping.
