@@ -16,6 +16,7 @@ from toonbank.api import contacts as contacts_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
 from toonbank.channels.connections import find_connection
+from toonbank.assistant import api as assistant_api
 from toonbank.commerce import api as commerce_api
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
@@ -74,6 +75,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         rest.router,
         contacts_api.router,
         commerce_api.router,
+        assistant_api.router,
         auth_api.router,
     ):
         app.include_router(router)

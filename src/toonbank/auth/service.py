@@ -23,6 +23,8 @@ SCOPES: Final = (
     "agents:write",
     "catalog:read",
     "catalog:write",
+    "assistant:read",
+    "assistant:write",
 )
 ALL_SCOPES: Final = "*"
 

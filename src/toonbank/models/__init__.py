@@ -1,5 +1,6 @@
 """All ORM tables, imported in one place so Alembic sees every one."""
 
+from toonbank.models.assistant import AssistantIntentExample
 from toonbank.models.base import Base, new_id, utcnow
 from toonbank.models.catalog import (
     CatalogImport,
@@ -27,6 +28,7 @@ __all__ = [
     "Agent",
     "AgentSession",
     "ApiKey",
+    "AssistantIntentExample",
     "Base",
     "CatalogImport",
     "CatalogState",
