@@ -112,10 +112,13 @@ def import_command(
     config: ConfigFile = None,
 ) -> None:
     """Add business intents from a CSV (columns text,intent[,language]) to a workspace."""
-    from toonbank.assistant.examples import read_examples_file
-    from toonbank.cli import _execute
+    from toonbank.assistant.examples import ExampleError, read_examples_file
+    from toonbank.cli import _execute, _fail
 
-    examples = read_examples_file(file)
+    try:
+        examples = read_examples_file(file)
+    except (ExampleError, UnicodeDecodeError) as exc:
+        raise _fail(str(exc), 2) from None
 
     async def job(settings: Settings) -> Any:
         from toonbank.assistant.service import import_examples

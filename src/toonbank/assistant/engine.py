@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+import numpy as np
+
 from toonbank.assistant.examples import builtin_examples, embed_examples
 from toonbank.assistant.nlu import entities as entity_rules
-from toonbank.assistant.nlu.encoders import Encoder, default_encoder
+from toonbank.assistant.nlu.encoders import Encoder, Vectors, default_encoder
 from toonbank.assistant.nlu.fastpath import from_keywords, from_payload
 from toonbank.assistant.nlu.intents import Example, IntentModel, IntentPrediction
 from toonbank.assistant.nlu.language import LanguageIdentifier
@@ -63,16 +65,25 @@ class UnderstandingEngine:
         default_language: str = "en",
         fast_path: bool = True,
         builtin_rules: bool | None = None,
+        extends: UnderstandingEngine | None = None,
     ) -> None:
-        self.encoder = encoder or default_encoder()
+        """``extends``: another engine whose examples (and their embeddings) come first;
+        ``examples`` are then only the additional ones, so only they are encoded."""
+        self.encoder: Encoder = (
+            extends.encoder if extends is not None else encoder or default_encoder()
+        )
         self._custom = examples is not None
-        self.examples = list(examples) if examples is not None else builtin_examples()
+        self._extends = extends
+        own = list(examples) if examples is not None else builtin_examples()
+        self._own_examples = own
+        self.examples: list[Example] = [*extends.examples, *own] if extends is not None else own
         self.languages = LanguageIdentifier(languages, default_language)
         self.fast_path = fast_path
         # Keyword rules speak the built-in taxonomy; a business's own set only gets them when
         # it uses the same labels.
         self._rules = builtin_rules if builtin_rules is not None else not self._custom
         self._model: IntentModel | None = None
+        self._vectors: Vectors | None = None
         self._lock = threading.Lock()
         self._phrases = self._phrase_table(self.examples)
         self._cache: OrderedDict[str, IntentPrediction] = OrderedDict()
@@ -93,9 +104,18 @@ class UnderstandingEngine:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    vectors = embed_examples(self.examples, self.encoder)
+                    vectors = embed_examples(self._own_examples, self.encoder)
+                    if self._extends is not None:
+                        vectors = np.vstack([self._extends.vectors(), vectors])
+                    self._vectors = vectors
                     self._model = IntentModel(self.examples, vectors, self.encoder)
         return self._model
+
+    def vectors(self) -> Vectors:
+        """Sentence embeddings of ``examples`` (row for row)."""
+        self.model()
+        assert self._vectors is not None
+        return self._vectors
 
     # -- understanding ---------------------------------------------------------------------------
 

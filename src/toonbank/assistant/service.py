@@ -17,7 +17,6 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.assistant.engine import UnderstandingEngine, shared_engine
-from toonbank.assistant.examples import builtin_examples
 from toonbank.assistant.nlu.intents import Example, examples_digest
 from toonbank.assistant.nlu.text import normalise
 from toonbank.models import AssistantIntentExample
@@ -131,9 +130,7 @@ def engine_for_examples(business: Sequence[Example]) -> UnderstandingEngine:
         if engine is not None:
             _engines.move_to_end(digest)
             return engine
-    engine = UnderstandingEngine(
-        [*builtin_examples(), *business], encoder=base.encoder, builtin_rules=True
-    )
+    engine = UnderstandingEngine(business, builtin_rules=True, extends=base)
     with _engines_lock:
         _engines[digest] = engine
         while len(_engines) > ENGINES_KEPT:
