@@ -15,8 +15,8 @@ from toonbank.api import auth as auth_api
 from toonbank.api import contacts as contacts_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
-from toonbank.channels.connections import find_connection
 from toonbank.assistant import api as assistant_api
+from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
 from toonbank.config import Settings
 from toonbank.context import Context, create_context

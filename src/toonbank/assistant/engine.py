@@ -87,6 +87,7 @@ class UnderstandingEngine:
         self._lock = threading.Lock()
         self._phrases = self._phrase_table(self.examples)
         self._cache: OrderedDict[str, IntentPrediction] = OrderedDict()
+        self._cache_lock = threading.Lock()
 
     @staticmethod
     def _phrase_table(examples: Sequence[Example]) -> dict[str, str]:
@@ -167,9 +168,11 @@ class UnderstandingEngine:
                     )
                     decided[i] = (prediction, "phrase", {})
                     continue
-                cached = self._cache.get(key)
+                with self._cache_lock:
+                    cached = self._cache.get(key)
+                    if cached is not None:
+                        self._cache.move_to_end(key)
                 if cached is not None:
-                    self._cache.move_to_end(key)
                     decided[i] = (cached, "cache", {})
                     continue
             pending.append(i)
@@ -180,9 +183,10 @@ class UnderstandingEngine:
             for i, prediction in zip(pending, predictions, strict=True):
                 decided[i] = (prediction, "model", {})
                 if self.fast_path:
-                    self._cache[normalise(texts[i])] = prediction
-                    if len(self._cache) > CACHE_SIZE:
-                        self._cache.popitem(last=False)
+                    with self._cache_lock:
+                        self._cache[normalise(texts[i])] = prediction
+                        if len(self._cache) > CACHE_SIZE:
+                            self._cache.popitem(last=False)
         results = []
         for i, text in enumerate(texts):
             prediction, source, extra = decided[i]
