@@ -15,6 +15,7 @@ from toonbank.api import auth as auth_api
 from toonbank.api import contacts as contacts_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
+from toonbank.assistant import api as assistant_api
 from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
 from toonbank.commerce import orders_api
@@ -80,6 +81,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         commerce_api.router,
         orders_api.router,
         pay_page.router,
+        assistant_api.router,
         auth_api.router,
         inbox_api.router,
         inbox_api.ws_router,

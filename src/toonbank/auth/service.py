@@ -25,6 +25,8 @@ SCOPES: Final = (
     "catalog:write",
     "orders:read",
     "orders:write",
+    "assistant:read",
+    "assistant:write",
 )
 ALL_SCOPES: Final = "*"
 

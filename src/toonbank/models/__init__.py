@@ -1,5 +1,6 @@
 """All ORM tables, imported in one place so Alembic sees every one."""
 
+from toonbank.models.assistant import AssistantIntentExample
 from toonbank.models.base import Base, new_id, utcnow
 from toonbank.models.catalog import (
     CatalogImport,
@@ -41,6 +42,7 @@ __all__ = [
     "AgentProfile",
     "AgentSession",
     "ApiKey",
+    "AssistantIntentExample",
     "Base",
     "Cart",
     "CartLine",

@@ -1,0 +1,1 @@
+"""Understanding parts: text normalisation, language, entities, encoders, intents, fast path."""
