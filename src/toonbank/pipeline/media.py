@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy import delete, or_, select, update
 
 from toonbank.channels.base import FetchedMedia, SendError
-from toonbank.conversations.events import EventSpec, message_view, record_events
+from toonbank.conversations.events import EventSpec, lock_contacts, message_view, record_events
 from toonbank.db.portable import insert_ignore
 from toonbank.kit.clock import now
 from toonbank.models import MediaFetch, MediaObject, Message
@@ -75,7 +75,18 @@ async def fetch_media_batch(ctx: Any, limit: int = BATCH) -> int:
     if not jobs:
         return 0
     await asyncio.gather(*(_fetch(ctx, job) for job in jobs))
-    await _finish(ctx, jobs)
+    try:
+        await _finish(ctx, jobs)
+    except Exception:
+        # Do not leave the claims leased for minutes: let the next pass retry them now.
+        async with ctx.db.uow() as uow:
+            await uow.session.execute(
+                update(MediaFetch)
+                .where(MediaFetch.message_id.in_([j.message_id for j in jobs]))
+                .values(lease_until=None)
+                .execution_options(synchronize_session=False)
+            )
+        raise
     return len(jobs)
 
 
@@ -142,6 +153,8 @@ async def _finish(ctx: Any, jobs: list[_Job]) -> None:
                 )
             ).scalars()
         }
+        # Lock order everywhere: contacts, then conversations, then messages (see lock_contacts).
+        await lock_contacts(uow, {m.contact_id for m in messages.values()})
         events: list[EventSpec] = []
         for job in jobs:
             message = messages.get(job.message_id)

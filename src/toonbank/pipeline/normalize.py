@@ -20,7 +20,7 @@ from toonbank.channels.content import Text
 from toonbank.contacts.consent import opted_out, set_opt_out
 from toonbank.contacts.linking import parse_link_request, redeem, reply_text
 from toonbank.contacts.service import resolve_contact
-from toonbank.conversations.events import EventSpec, message_view_of, record_events
+from toonbank.conversations.events import EventSpec, lock_contacts, message_view_of, record_events
 from toonbank.conversations.service import Outbound, open_conversation, queue_outbound_many
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
@@ -376,6 +376,8 @@ async def _receipts(ctx: Any, uow: UnitOfWork, items: list[_Item]) -> None:
         if spec is not None:
             specs.append(spec)
             changed[message.id] = message
+    # Lock order (contacts, then messages) as in the dispatcher's finish: no deadlock with it.
+    await lock_contacts(uow, {m.contact_id for m in changed.values()})
     await write_statuses(session, list(changed.values()))
     await record_events(uow, ctx.bus, specs)  # one insert for the batch's status events
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import Select, and_, bindparam, delete, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toonbank.conversations.events import EventSpec, record_events
+from toonbank.conversations.events import EventSpec, lock_contacts, record_events
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Message, PendingReceipt
@@ -204,6 +204,8 @@ async def reconcile_pending_receipts(ctx: Any, limit: int = 500) -> int:
             )
         ).all()
         specs: list[EventSpec] = []
+        # Lock order (contacts before messages), as everywhere that records events.
+        await lock_contacts(uow, {message.contact_id for _receipt, message in rows})
         for receipt, message in rows:
             spec = advance(
                 message,
