@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,6 +33,7 @@ from toonbank.conversations.service import queue_outbound, recipients
 from toonbank.conversations.states import ASSIGNED, STATUSES
 from toonbank.inbox import routing
 from toonbank.kit.clock import now
+from toonbank.kit.frames import receive_frame
 from toonbank.models import (
     Agent,
     AgentProfile,
@@ -778,18 +778,7 @@ class AgentSocket:
 
     async def _read(self) -> None:
         while True:
-            raw = await self.ws.receive_text()
-            if len(raw) > MAX_FRAME:
-                await self._error("too_large", f"frames are limited to {MAX_FRAME} bytes")
-                continue
-            try:
-                frame = json.loads(raw)
-            except ValueError:
-                await self._error("invalid_json", "frame is not JSON")
-                continue
-            if not isinstance(frame, dict):
-                await self._error("invalid_frame", "frame must be an object")
-                continue
+            frame = await receive_frame(self.ws, MAX_FRAME, self._error)
             kind = frame.get("type")
             if kind == "ping":
                 await self.ws.send_json({"type": "pong"})

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from toonbank.contacts.service import resolve_contact
 from toonbank.context import Context
 from toonbank.conversations.events import contact_topic, event_view
 from toonbank.kit.clock import now
+from toonbank.kit.frames import receive_frame
 from toonbank.models import Event, MediaObject, new_id
 from toonbank.pipeline.ingest import store_events
 from toonbank.webchat.media import sniff_image
@@ -288,18 +288,7 @@ class VisitorSession:
 
     async def _read(self) -> None:
         while True:
-            raw = await self.ws.receive_text()
-            if len(raw) > MAX_FRAME:
-                await self._error("too_large", f"frames are limited to {MAX_FRAME} bytes")
-                continue
-            try:
-                frame = json.loads(raw)
-            except ValueError:
-                await self._error("invalid_json", "frame is not JSON")
-                continue
-            if not isinstance(frame, dict):
-                await self._error("invalid_frame", "frame must be an object")
-                continue
+            frame = await receive_frame(self.ws, MAX_FRAME, self._error)
             kind = frame.get("type")
             if kind == "ping":
                 await self.ws.send_json({"type": "pong"})
