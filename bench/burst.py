@@ -33,6 +33,7 @@ import httpx
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bench.loadgen import signed_body
+from bench.report import write_section
 from bench.scenarios import SECRET, _workdir
 from bench.servers import (
     REPO,
@@ -280,17 +281,6 @@ def markdown(results: list[BurstResult], rate: int, senders: int, command: str) 
     return "\n".join(lines)
 
 
-def write_section(path: Path, body: str) -> None:
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    block = f"{START}\n{body}{END}"
-    if START in text and END in text:
-        before, rest = text.split(START, 1)
-        text = before + block + rest.split(END, 1)[1]
-    else:
-        text = text.rstrip("\n") + f"\n\n{HEADING}\n\n{block}\n"
-    path.write_text(text)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.burst", description=__doc__)
     parser.add_argument("--rate", type=int, default=80)
@@ -315,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     body = markdown(results, args.rate, args.senders, command)
     print(body)
     if not args.no_write:
-        write_section(args.output, body)
+        write_section(args.output, body, heading=HEADING, start=START, end=END)
     return 0
 
 

@@ -13,8 +13,7 @@ from typing import Any
 from toonbank.channels.base import MEDIA_SCHEME, SendError
 from toonbank.channels.content import Content, Media
 from toonbank.models import MediaObject
-
-LOCAL_PREFIX = "/media/"
+from toonbank.pipeline.media import LOCAL_PREFIX
 
 
 async def sendable(ctx: Any, adapter: Any, connection: Any, content: Content) -> Content:
