@@ -21,6 +21,7 @@ pass that skipped something says so (``busy``) and the caller simply runs anothe
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -32,8 +33,18 @@ from toonbank.conversations.service import change_status
 from toonbank.conversations.states import ASSIGNED, BOT, CLOSED, QUEUED
 from toonbank.db.portable import insert_ignore
 from toonbank.db.uow import UnitOfWork
+from toonbank.inbox.policy import Policy, policy_for
+from toonbank.inbox.teams import is_open, memberships, states_of, teams_of
 from toonbank.kit.clock import now
-from toonbank.models import Agent, AgentProfile, Contact, Conversation, InboxAssignment
+from toonbank.models import (
+    Agent,
+    AgentProfile,
+    Contact,
+    Conversation,
+    InboxAssignment,
+    InboxConversation,
+    InboxTeam,
+)
 from toonbank.realtime import Bus
 
 AVAILABILITY: Final = ("online", "away", "offline")
@@ -174,7 +185,7 @@ async def _lock_contact(uow: UnitOfWork, contact_id: str, *, skip_locked: bool) 
     return True
 
 
-async def _locked_conversation(uow: UnitOfWork, conversation_id: str) -> Conversation | None:
+async def locked_conversation(uow: UnitOfWork, conversation_id: str) -> Conversation | None:
     query = select(Conversation).where(Conversation.id == conversation_id)
     if _pg(uow.session):
         query = query.with_for_update()
@@ -207,7 +218,7 @@ async def _assign_locked(
     """Both rows are locked and checked: assign, log, and announce."""
     session = uow.session
     moment = now()
-    await _end_assignment(session, conversation.id, f"reassigned ({how})")
+    await end_assignment(session, conversation.id, f"reassigned ({how})")
     previous = conversation.status
     await change_status(
         uow,
@@ -230,6 +241,16 @@ async def _assign_locked(
         )
     )
     profile.last_assigned_at = moment
+    await session.execute(  # whoever was skipped after not answering may be preferred again
+        update(InboxConversation)
+        .where(
+            InboxConversation.conversation_id == conversation.id,
+            InboxConversation.skip_agent_id.is_not(None),
+            InboxConversation.skip_agent_id != profile.agent_id,
+        )
+        .values(skip_agent_id=None)
+        .execution_options(synchronize_session=False)
+    )
     await record_event(
         uow,
         bus,
@@ -247,7 +268,7 @@ async def _assign_locked(
     )
 
 
-async def _end_assignment(session: AsyncSession, conversation_id: str, reason: str) -> None:
+async def end_assignment(session: AsyncSession, conversation_id: str, reason: str) -> None:
     await session.execute(
         update(InboxAssignment)
         .where(
@@ -284,7 +305,7 @@ async def claim(
     if current is None or current.workspace_id != workspace_id:
         raise NotClaimable("no such conversation in this workspace")
     await _lock_contact(uow, current.contact_id, skip_locked=False)
-    conversation = await _locked_conversation(uow, conversation_id)
+    conversation = await locked_conversation(uow, conversation_id)
     assert conversation is not None
     allowed = {BOT, QUEUED} | ({ASSIGNED} if allow_reassign else set())
     if conversation.closed_at is not None or conversation.status not in allowed:
@@ -338,6 +359,52 @@ def queue_order() -> tuple[Any, ...]:
 
 
 @dataclass(frozen=True, slots=True)
+class _Rules:
+    """What a routing pass needs besides the profiles: teams, their hours, the policy."""
+
+    policy: Policy
+    teams: dict[str, InboxTeam]
+    members: dict[str, set[str]]
+    states: dict[str, InboxConversation]
+
+    def eligible(
+        self, conversation: Conversation, profiles: list[AgentProfile], *, hours: bool
+    ) -> list[AgentProfile]:
+        state = self.states.get(conversation.id)
+        team = self.teams.get(state.team_id) if state and state.team_id else None
+        if team is not None:
+            if hours and not is_open(team):
+                return []  # the team is closed: the conversation waits in the queue
+            profiles = [p for p in profiles if team.id in self.members.get(p.agent_id, ())]
+        return [p for p in profiles if _eligible(p, conversation)]
+
+    def order(
+        self, conversation: Conversation, sticky: str | None, load: dict[str, int]
+    ) -> Callable[[AgentProfile], tuple[Any, ...]]:
+        """Sort key: not the agent who just failed to answer, then the customer's last agent,
+        then least busy (or round robin), ties to whoever waited longest."""
+        state = self.states.get(conversation.id)
+        skip = state.skip_agent_id if state else None
+        round_robin = self.policy.strategy == "round_robin"
+
+        def key(p: AgentProfile) -> tuple[Any, ...]:
+            waited = p.last_assigned_at.timestamp() if p.last_assigned_at else 0.0
+            busy = 0 if round_robin else load.get(p.agent_id, 0)
+            return (p.agent_id == skip, p.agent_id != sticky, busy, waited, p.agent_id)
+
+        return key
+
+
+async def _rules(session: AsyncSession, workspace_id: str, conversation_ids: set[str]) -> _Rules:
+    return _Rules(
+        policy=await policy_for(session, workspace_id),
+        teams=await teams_of(session, workspace_id),
+        members=await memberships(session, workspace_id),
+        states=await states_of(session, conversation_ids),
+    )
+
+
+@dataclass(frozen=True, slots=True)
 class RouteResult:
     """One routing step: ``assigned`` (conversation, agent), ``idle`` or ``busy`` (retry)."""
 
@@ -382,23 +449,17 @@ async def route_next(
         ).scalars()
     )
     sticky = await sticky_agents(session, {c.contact_id for c in candidates})
+    rules = await _rules(session, workspace_id, {c.id for c in candidates})
     busy = False
     for candidate in candidates:
-        eligible = [p for p in profiles if _eligible(p, candidate)]
+        eligible = rules.eligible(candidate, profiles, hours=only_agent is None)
         if not eligible:
             continue
-        eligible.sort(
-            key=lambda p: (
-                p.agent_id != sticky.get(candidate.contact_id),
-                load.get(p.agent_id, 0),
-                p.last_assigned_at.timestamp() if p.last_assigned_at else 0.0,
-                p.agent_id,
-            )
-        )
+        eligible.sort(key=rules.order(candidate, sticky.get(candidate.contact_id), load))
         if not await _lock_contact(uow, candidate.contact_id, skip_locked=True):
             busy = True
             continue
-        conversation = await _locked_conversation(uow, candidate.id)
+        conversation = await locked_conversation(uow, candidate.id)
         if conversation is None or conversation.status != QUEUED:
             continue  # someone took it meanwhile
         for profile in eligible:
@@ -473,13 +534,13 @@ async def _leave(
     actor: str,
 ) -> Conversation:
     await _lock_contact(uow, conversation.contact_id, skip_locked=False)
-    locked = await _locked_conversation(uow, conversation.id)
+    locked = await locked_conversation(uow, conversation.id)
     assert locked is not None
     if locked.closed_at is not None:
         raise NotClaimable("the conversation is closed")
     if locked.status == target and target != CLOSED:
         return locked
-    await _end_assignment(uow.session, locked.id, reason)
+    await end_assignment(uow.session, locked.id, reason)
     await change_status(uow, bus, locked, target, reason=reason, actor=actor)
     return locked
 

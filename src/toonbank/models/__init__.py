@@ -21,7 +21,16 @@ from toonbank.models.conversations import (
     Message,
     PendingReceipt,
 )
-from toonbank.models.inbox import AgentProfile, InboxAssignment, InboxNote
+from toonbank.models.inbox import (
+    AgentProfile,
+    InboxAssignment,
+    InboxConversation,
+    InboxLabel,
+    InboxNote,
+    InboxSlaMark,
+    InboxTeam,
+    InboxTeamMember,
+)
 from toonbank.models.orders import (
     Cart,
     CartLine,
@@ -59,7 +68,12 @@ __all__ = [
     "Event",
     "InboundEvent",
     "InboxAssignment",
+    "InboxConversation",
+    "InboxLabel",
     "InboxNote",
+    "InboxSlaMark",
+    "InboxTeam",
+    "InboxTeamMember",
     "LinkCode",
     "Location",
     "MediaFetch",
