@@ -12,26 +12,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
 from fastapi import APIRouter, Depends, Query, Request, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.api.deps import SESSION_COOKIE, current_agent, get_ctx
 from toonbank.api.errors import ApiError
 from toonbank.auth.service import PERMISSIONS, agent_for_session, can
-from toonbank.channels.content import Content, Template, Text
-from toonbank.channels.render import degrade
+from toonbank.channels.content import Content, Text
 from toonbank.context import Context
 from toonbank.conversations.events import lock_contacts, record_event, workspace_topic
-from toonbank.conversations.service import queue_outbound, recipients
 from toonbank.conversations.states import ASSIGNED, STATUSES
-from toonbank.inbox import routing
+from toonbank.inbox import routing, sla, teams
+from toonbank.inbox.labels import labels_of
+from toonbank.inbox.outbound import send_content
+from toonbank.inbox.window import window_state
 from toonbank.kit.clock import now
 from toonbank.kit.frames import receive_frame
 from toonbank.models import (
@@ -39,10 +40,12 @@ from toonbank.models import (
     AgentProfile,
     ChannelConnection,
     Contact,
-    ContactIdentity,
     Conversation,
     Event,
+    InboxConversation,
+    InboxLabel,
     InboxNote,
+    InboxTeamMember,
     Message,
 )
 
@@ -146,49 +149,6 @@ def history_view(message: Message, channel: str | None) -> dict[str, Any]:
         "status": message.status,
         "error_code": message.error_code,
         "created_at": _iso(message.created_at),
-    }
-
-
-async def window_state(
-    ctx: Context, session: AsyncSession, conversation: Conversation
-) -> dict[str, Any]:
-    """May an agent write free text now? (the channel's session window; see dispatch)."""
-    if conversation.last_connection_id is None:
-        return {"open": False, "channel": None, "reason": "no_channel", "templates_only": False}
-    connection = await ctx.connections.get(conversation.last_connection_id)
-    if connection is None:
-        return {"open": False, "channel": None, "reason": "no_channel", "templates_only": False}
-    manifest = ctx.channels.get(connection.type).manifest
-    state: dict[str, Any] = {"channel": connection.type, "connection_id": connection.id}
-    window = manifest.session_window_seconds
-    if window is None:
-        return {**state, "open": True, "closes_at": None, "human_agent_tag": False}
-    heard = await session.scalar(
-        select(ContactIdentity.last_inbound_at)
-        .where(
-            ContactIdentity.contact_id == conversation.contact_id,
-            ContactIdentity.connection_id == connection.id,
-        )
-        .order_by(ContactIdentity.last_inbound_at.desc().nulls_last())
-        .limit(1)
-    )
-    extended = manifest.human_agent_window_seconds
-    for seconds, tagged in ((window, False), (extended, True)):
-        if heard is not None and seconds and now() <= heard + timedelta(seconds=seconds):
-            closes = heard + timedelta(seconds=seconds)
-            return {**state, "open": True, "closes_at": _iso(closes), "human_agent_tag": tagged}
-    limit = (extended or window) / 3600
-    return {
-        **state,
-        "open": False,
-        "reason": "window_closed",
-        "templates_only": True,
-        "hint": (
-            f"The customer last wrote over {limit:g} h ago on {connection.type}: only an "
-            "approved template may be sent now (content type 'template' with its name and "
-            "language), until they write again."
-        ),
-        "templates": list((connection.settings or {}).get("templates") or []),
     }
 
 
@@ -307,15 +267,20 @@ async def update_agent(
 # ------------------------------------------------------------------------------------------
 @router.get("/conversations")
 async def list_conversations(
-    view: str = Query(default="mine", pattern="^(mine|queue|all)$"),
+    view: str = Query(default="mine", pattern="^(mine|queue|team|all)$"),
     status: str | None = Query(default=None),
     channel: str | None = Query(default=None, max_length=32),
     language: str | None = Query(default=None, max_length=15),
+    label: str | None = Query(default=None, max_length=64),
+    team: str | None = Query(default=None, max_length=32),
     limit: int = Query(default=100, ge=1, le=500),
     agent: Agent = Depends(current_agent),
     ctx: Context = Depends(get_ctx),
 ) -> Any:
-    """``mine``: assigned to me; ``queue``: waiting for an agent; ``all`` (supervisors+)."""
+    """``mine``: assigned to me; ``queue``: waiting for an agent; ``team``: my teams' open
+    conversations nobody else serves (supervisors: everything of their teams); ``all``
+    (supervisors+). Filters: status, channel, label, language, team. Each row carries its
+    labels and its running SLA timer (``sla``: first/next response, ok/warning/breached)."""
     if status is not None and status not in STATUSES:
         raise ApiError(422, "invalid_request", f"status must be one of {', '.join(STATUSES)}")
     query = (
@@ -329,6 +294,20 @@ async def list_conversations(
         query = query.where(Conversation.status == (status or ASSIGNED))
     elif view == "queue":
         query = query.where(Conversation.status == "queued").order_by(*routing.queue_order())
+    elif view == "team":
+        mine = select(InboxTeamMember.team_id).where(InboxTeamMember.agent_id == agent.id)
+        query = query.join(
+            InboxConversation, InboxConversation.conversation_id == Conversation.id
+        ).where(InboxConversation.team_id.in_(mine), Conversation.closed_at.is_(None))
+        if not sees_all(agent):
+            query = query.where(
+                or_(
+                    Conversation.assigned_agent_id.is_(None),
+                    Conversation.assigned_agent_id == agent.id,
+                )
+            )
+        if status:
+            query = query.where(Conversation.status == status)
     else:
         if not sees_all(agent):
             raise ApiError(403, "forbidden", "your role sees your own and queued conversations")
@@ -338,11 +317,50 @@ async def list_conversations(
         query = query.where(ChannelConnection.type == channel)
     if language:
         query = query.where(Conversation.language.like(f"{language.lower()[:15]}%"))
+    if label:
+        query = query.where(
+            select(InboxLabel.id)
+            .where(
+                InboxLabel.conversation_id == Conversation.id,
+                InboxLabel.label == label.strip().lower(),
+            )
+            .exists()
+        )
+    if team:
+        query = query.where(
+            select(InboxConversation.conversation_id)
+            .where(
+                InboxConversation.conversation_id == Conversation.id,
+                InboxConversation.team_id == team,
+            )
+            .exists()
+        )
     if view != "queue":
         query = query.order_by(Conversation.last_message_at.desc().nulls_last())
     async with ctx.db.session() as session:
-        rows = await session.execute(query.limit(limit))
-        return [conversation_view(c, contact, kind) for c, contact, kind in rows]
+        rows = list(await session.execute(query.limit(limit)))
+        return await decorate(session, [(c, contact, kind) for c, contact, kind in rows])
+
+
+async def decorate(
+    session: AsyncSession, rows: list[tuple[Conversation, Contact | None, str | None]]
+) -> list[dict[str, Any]]:
+    """Conversation views with their labels, team and running SLA timer."""
+    conversations = [c for c, _, _ in rows]
+    ids = {c.id for c in conversations}
+    timers = await sla.timers(session, conversations)
+    labels = await labels_of(session, ids)
+    states = await teams.states_of(session, ids)
+    views = []
+    for conversation, contact, kind in rows:
+        view = conversation_view(conversation, contact, kind)
+        timer = timers.get(conversation.id)
+        state = states.get(conversation.id)
+        view["sla"] = timer.to_json() if timer else None
+        view["labels"] = labels.get(conversation.id, [])
+        view["team_id"] = state.team_id if state else None
+        views.append(view)
+    return views
 
 
 @router.get("/conversations/{conversation_id}")
@@ -381,7 +399,7 @@ async def conversation_detail(
         )
         window = await window_state(ctx, session, conversation)
         return {
-            "conversation": conversation_view(conversation, contact, kind),
+            "conversation": (await decorate(session, [(conversation, contact, kind)]))[0],
             "contact": {
                 "id": conversation.contact_id,
                 "display_name": contact.display_name if contact else None,
@@ -432,34 +450,8 @@ async def reply(
         await lock_contacts(uow, {conversation.contact_id})  # lock order: contact first
         await uow.session.refresh(conversation)
         _allowed(agent, conversation)
-        if conversation.closed_at is not None:
-            raise ApiError(409, "conversation_closed", "the conversation is closed")
-        window = await window_state(ctx, uow.session, conversation)
-        if window.get("reason") == "no_channel":
-            raise ApiError(409, "no_channel", "the customer has no active channel")
-        if not window["open"] and not isinstance(content, Template):
-            raise ApiError(409, "window_closed", window["hint"], extra={"window": window})
-        connection = await ctx.connections.get(window["connection_id"])
-        assert connection is not None
-        adapter = ctx.channels.get(connection.type)
-        key = (conversation.contact_id, connection.id)
-        recipient = (await recipients(uow.session, {key})).get(key)
-        messages = [
-            await queue_outbound(
-                uow,
-                ctx.bus,
-                conversation,
-                part,
-                sender="agent",
-                connection_id=connection.id,
-                channel_type=connection.type,
-                recipient=recipient,
-                agent_id=agent.id,
-            )
-            for part in degrade(content, adapter.manifest.capabilities)
-        ]
-        views = [history_view(m, connection.type) for m in messages]
-        uow.on_commit(lambda: ctx.wake("dispatch"))
+        messages, kind = await send_content(ctx, uow, conversation, content, agent_id=agent.id)
+        views = [history_view(m, kind) for m in messages]
     return views
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import structlog
 
 from toonbank.context import PIPELINE_TOPIC, Context
-from toonbank.inbox import sla as inbox_sla
+from toonbank.inbox.maintenance import tick as inbox_tick
 from toonbank.inbox.routing import route_queued
 from toonbank.kit.crypto import new_secret
 from toonbank.pipeline.dispatch import Dispatcher, next_due_in
@@ -111,11 +111,11 @@ class Worker:
 
     async def _maintain(self) -> None:
         """Periodic housekeeping: settle receipts that raced their message's send; inbox SLA
-        timers and auto-reassign."""
+        timers, auto-reassign and CSAT answers."""
         while not self._stopping.is_set():
             try:
                 await reconcile_pending_receipts(self.ctx)
-                await inbox_sla.check(self.ctx)  # SLA warnings, auto-reassign
+                await inbox_tick(self.ctx)  # SLA warnings, auto-reassign, CSAT answers
             except Exception:
                 log.exception("maintenance_failed", worker=self.name)
             with contextlib.suppress(TimeoutError):
