@@ -5,96 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import pytest
 import websockets
-from tests.helpers import api_connection, message_payload, post_signed
-from tests.inbox.helpers import make_agent
+from tests.inbox.helpers import World, customer_conversation, login
 
-from toonbank.app import create_app
-from toonbank.config import Settings
 from toonbank.context import Context
 from toonbank.models import Conversation, InboxNote, Message
-from toonbank.simulator.api_channel import BackgroundServer
-from toonbank.workspaces.service import create_workspace
-
-PASSWORD = "password-123"
-
-
-@pytest.fixture
-def served(settings: Settings) -> Iterator[str]:
-    app = create_app(settings.model_copy(update={"embedded_worker": True}))
-    with BackgroundServer(app) as server:
-        yield server.url
-
-
-@dataclass
-class World:
-    url: str
-    ws: dict[str, str]
-    other: dict[str, str]
-    conversation_id: str
-
-
-async def _login(url: str, workspace: str, email: str) -> httpx.AsyncClient:
-    client = httpx.AsyncClient(base_url=url, timeout=10)
-    response = await client.post(
-        "/auth/login", json={"workspace": workspace, "email": email, "password": PASSWORD}
-    )
-    assert response.status_code == 200, response.text
-    return client
-
-
-async def _customer_conversation(
-    ctx: Context, url: str, workspace: dict[str, str], sender: str, text: str
-) -> str:
-    connection = await api_connection(ctx, workspace["id"])
-    async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-        response = await post_signed(
-            client, connection.id, message_payload(f"m-{time.monotonic_ns()}", sender, text)
-        )
-        assert response.status_code == 200, response.text
-        key = {"authorization": f"Bearer {workspace['api_key']}"}
-        for _ in range(200):
-            rows = (await client.get("/api/v1/conversations", headers=key)).json()
-            if rows:
-                break
-            await asyncio.sleep(0.05)
-        [row] = rows
-        handover = await client.post(
-            f"/api/v1/conversations/{row['id']}/status",
-            json={"status": "queued", "reason": "customer asked for a person"},
-            headers=key,
-        )
-        assert handover.status_code == 200, handover.text
-        return str(row["id"])
-
-
-@pytest.fixture
-async def world(ctx: Context, served: str, workspace: dict[str, str]) -> AsyncIterator[World]:
-    async with ctx.db.uow() as uow:
-        other, other_key = await create_workspace(
-            uow.session, ctx.secret_box, ctx.channels, "rival"
-        )
-    other_ws = {"id": other.id, "name": "rival", "api_key": other_key}
-    for email, role in (
-        ("ann@a.test", "agent"),
-        ("bob@a.test", "agent"),
-        ("sue@a.test", "supervisor"),
-    ):
-        await make_agent(ctx, workspace["id"], email, role=role, availability="offline")
-    await make_agent(ctx, other.id, "eve@r.test", role="owner", availability="offline")
-    cid = await _customer_conversation(ctx, served, workspace, "cust-1", "I need a stylist")
-    yield World(served, workspace, other_ws, cid)
 
 
 async def test_agent_journey(ctx: Context, world: World) -> None:
-    ann = await _login(world.url, "acme", "ann@a.test")
+    ann = await login(world.url, "acme", "ann@a.test")
     cid = world.conversation_id
     queue = (await ann.get("/api/v1/inbox/conversations", params={"view": "queue"})).json()
     assert [c["id"] for c in queue] == [cid] and queue[0]["channel"] == "api"
@@ -127,7 +50,7 @@ async def test_agent_journey(ctx: Context, world: World) -> None:
     assert note.status_code == 201
     back = await ann.post(f"/api/v1/inbox/conversations/{cid}/hand-back")
     assert back.json()["status"] == "bot"
-    bob = await _login(world.url, "acme", "bob@a.test")
+    bob = await login(world.url, "acme", "bob@a.test")
     assert (await bob.post(f"/api/v1/inbox/conversations/{cid}/take")).status_code == 200
     closed = await bob.post(f"/api/v1/inbox/conversations/{cid}/close", json={"reason": "solved"})
     assert closed.json()["status"] == "closed" and closed.json()["close_reason"] == "solved"
@@ -140,10 +63,10 @@ async def test_agent_journey(ctx: Context, world: World) -> None:
 
 async def test_roles_and_workspaces_are_enforced(ctx: Context, world: World) -> None:
     cid = world.conversation_id
-    eve = await _login(world.url, "rival", "eve@r.test")  # owner, but of another workspace
-    ann = await _login(world.url, "acme", "ann@a.test")
-    bob = await _login(world.url, "acme", "bob@a.test")
-    sue = await _login(world.url, "acme", "sue@a.test")
+    eve = await login(world.url, "rival", "eve@r.test")  # owner, but of another workspace
+    ann = await login(world.url, "acme", "ann@a.test")
+    bob = await login(world.url, "acme", "bob@a.test")
+    sue = await login(world.url, "acme", "sue@a.test")
     anonymous = httpx.AsyncClient(base_url=world.url, timeout=10)
     ids = {a["email"]: a["id"] for a in (await sue.get("/api/v1/inbox/agents")).json()}
     assert set(ids) == {"ann@a.test", "bob@a.test", "sue@a.test"}  # not eve
@@ -167,7 +90,7 @@ async def test_roles_and_workspaces_are_enforced(ctx: Context, world: World) -> 
         assert listed == []
     assert (await eve.post(f"/api/v1/inbox/agents/{ids['ann@a.test']}", json={})).status_code == 404
     # Eve cannot assign her conversation to an agent of acme either.
-    theirs = await _customer_conversation(ctx, world.url, world.other, "c-9", "hej")
+    theirs = await customer_conversation(ctx, world.url, world.other, "c-9", "hej")
     foreign = await eve.post(
         f"/api/v1/inbox/conversations/{theirs}/assign", json={"agent_id": ids["ann@a.test"]}
     )
@@ -223,9 +146,9 @@ async def _frames(ws: Any, until: Any, timeout: float = 10.0) -> list[dict[str, 
 
 async def test_websocket_events_presence_and_isolation(ctx: Context, world: World) -> None:
     cid = world.conversation_id
-    ann = await _login(world.url, "acme", "ann@a.test")
-    bob = await _login(world.url, "acme", "bob@a.test")
-    eve = await _login(world.url, "rival", "eve@r.test")
+    ann = await login(world.url, "acme", "ann@a.test")
+    bob = await login(world.url, "acme", "bob@a.test")
+    eve = await login(world.url, "rival", "eve@r.test")
 
     def cookie(client: httpx.AsyncClient) -> dict[str, str]:
         return {"cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}

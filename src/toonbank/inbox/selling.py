@@ -31,7 +31,7 @@ from toonbank.context import Context
 from toonbank.conversations.events import lock_contacts, record_event
 from toonbank.inbox.api import _allowed, _visible, acting_agent, history_view
 from toonbank.inbox.outbound import send_content
-from toonbank.models import Agent, Conversation, Order, Product, ProductVariant
+from toonbank.models import Agent, Conversation, Order, Product, ProductVariant, ShippingMethod
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
 MAX_CARDS = 10
@@ -154,6 +154,27 @@ async def _cart_event(ctx: Context, uow: Any, conversation: Conversation, view: 
     )
 
 
+async def _cart_view(session: Any, cart: Any) -> dict[str, Any]:
+    """The cart plus the shipping methods it may use (so the agent can pick one)."""
+    view = await carts.cart_json(session, cart)
+    methods = await session.execute(
+        select(ShippingMethod)
+        .where(ShippingMethod.workspace_id == cart.workspace_id, ShippingMethod.active.is_(True))
+        .order_by(ShippingMethod.code)
+    )
+    view["shipping_methods"] = [
+        {
+            "code": m.code,
+            "name": m.name,
+            "kind": m.kind,
+            "countries": m.countries,
+            "price": Money(m.price_minor, m.currency).to_json(),
+        }
+        for m in methods.scalars()
+    ]
+    return view
+
+
 @router.get("/conversations/{conversation_id}/cart")
 async def get_cart(
     conversation_id: str, agent: Agent = Depends(current_agent), ctx: Context = Depends(get_ctx)
@@ -161,7 +182,42 @@ async def get_cart(
     async with ctx.db.uow() as uow:
         conversation = await _visible(uow.session, agent, conversation_id)
         cart = await carts.open_cart(uow.session, agent.workspace_id, conversation.contact_id)
-        return await carts.cart_json(uow.session, cart)
+        return await _cart_view(uow.session, cart)
+
+
+class CartIn(BaseModel):
+    shipping_method: str | None = Field(default=None, max_length=64)
+    country: str | None = Field(default=None, min_length=2, max_length=2)
+    discount_code: str | None = Field(default=None, max_length=64)
+
+
+@router.post("/conversations/{conversation_id}/cart")
+async def update_cart(
+    conversation_id: str,
+    body: CartIn,
+    agent: Agent = Depends(acting_agent),
+    ctx: Context = Depends(get_ctx),
+) -> Any:
+    """Shipping method, country, discount code of the customer's open cart (fields sent)."""
+    try:
+        async with ctx.db.uow() as uow:
+            conversation = await _visible(uow.session, agent, conversation_id)
+            _allowed(agent, conversation)
+            await lock_contacts(uow, {conversation.contact_id})
+            cart = await carts.open_cart(uow.session, agent.workspace_id, conversation.contact_id)
+            await carts.update_cart(
+                uow.session,
+                cart,
+                shipping_method=body.shipping_method,
+                country=body.country,
+                discount_code=body.discount_code,
+                fields=set(body.model_fields_set),
+            )
+            view = await _cart_view(uow.session, cart)
+            await _cart_event(ctx, uow, conversation, view)
+    except carts.CartError as exc:
+        raise _cart_error(exc) from None
+    return view
 
 
 @router.post("/conversations/{conversation_id}/cart/lines")
@@ -179,7 +235,7 @@ async def set_cart_line(
             await lock_contacts(uow, {conversation.contact_id})
             cart = await carts.open_cart(uow.session, agent.workspace_id, conversation.contact_id)
             await carts.set_line(uow.session, cart, body.variant_id, body.quantity)
-            view = await carts.cart_json(uow.session, cart)
+            view = await _cart_view(uow.session, cart)
             await _cart_event(ctx, uow, conversation, view)
     except carts.CartError as exc:
         raise _cart_error(exc) from None
