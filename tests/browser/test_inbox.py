@@ -1,19 +1,31 @@
 """The agent inbox in real Chromium against a live server with the demo workspace: log in,
-pick up a conversation the assistant handed over, reply, hand back, close; presence between
-two agents in two browser contexts."""
+pick up a conversation the assistant handed over, reply, hand back, close; sell from the inbox
+(product carousel, cart, payment link paid in another browser context, seen live); the closed
+reply window offering templates; presence between two agents in two browser contexts."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import json
+import re
 import time
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
+from sqlalchemy import select
 from tests.browser.support import Shop
 
 from toonbank.channels.api import signed_headers
+from toonbank.config import Settings
+from toonbank.context import create_context
 from toonbank.demo import DEMO_EMAIL, DEMO_PASSWORD
+from toonbank.kit.clock import now
+from toonbank.models import Contact, ContactIdentity, Conversation, Workspace
 
 pytestmark = pytest.mark.browser
 SECRET = "whsec-browser-0123456789"
@@ -142,3 +154,150 @@ def test_two_agents_see_each_others_presence(browser: Browser, shop: Shop) -> No
     finally:
         for c in contexts:
             c.close()
+
+
+# ------------------------------------------------------------------------------------------
+# Selling from the inbox, and the reply window
+# ------------------------------------------------------------------------------------------
+def _run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(lambda: asyncio.run(coro_fn())).result(timeout=60)
+
+
+def test_sell_pay_hand_back_and_close(browser: Browser, page: Page, shop: Shop) -> None:
+    cid = _queued_conversation(shop, "I am looking for a summer dress")
+    _login(page, shop, DEMO_EMAIL, DEMO_PASSWORD)
+    page.get_by_test_id("tab-queue").click()
+    row = page.locator(f'[data-conversation-id="{cid}"]')
+    expect(row.get_by_test_id("row-sla")).to_contain_text("SLA first reply")
+    row.click()
+    page.get_by_test_id("take").click()
+    expect(page.locator("#conversation")).to_have_attribute("data-status", "assigned")
+    # Search the catalog, send two products as a carousel.
+    page.get_by_test_id("catalog-query").fill("")
+    page.get_by_test_id("catalog-search").click()
+    picks = page.get_by_test_id("pick-product")
+    expect(picks.first).to_be_visible()
+    titles = [
+        page.locator("[data-testid=catalog-results] li").nth(i).inner_text() for i in range(2)
+    ]
+    picks.nth(0).check()
+    picks.nth(1).check()
+    page.get_by_test_id("send-products").click()
+    history = page.get_by_test_id("history")
+    expect(history.locator('[data-sender="agent"]')).not_to_have_count(0)
+    stored = shop.api("GET", f"/api/v1/conversations/{cid}/messages")
+    sent = [m for m in stored if m["sender"] == "agent"]
+    assert sent and all(t.split(" · ")[0].strip() in json.dumps(sent) for t in titles)
+    # Build the cart, pick shipping, send the payment link.
+    page.get_by_test_id("add-to-cart").first.click()
+    expect(page.get_by_test_id("cart-lines").locator("li")).to_have_count(1)
+    shipping = page.get_by_test_id("shipping-method")
+    codes = [
+        v for v in shipping.locator("option").evaluate_all("(os) => os.map((o) => o.value)") if v
+    ]
+    shipping.select_option(codes[0])
+    expect(shipping).to_have_value(codes[0])
+    page.get_by_test_id("payment-link").click()
+    expect(history.locator('[data-type="payment_link"]')).to_have_count(1)
+    order = page.get_by_test_id("orders").locator("li")
+    expect(order).to_have_attribute("data-order-status", "pending")
+    # The customer pays on the sandbox page (another browser context); the agent sees it live.
+    links = [
+        m["content"]
+        for m in shop.api("GET", f"/api/v1/conversations/{cid}/messages")
+        if m["content"]["type"] == "payment_link"
+    ]
+    pay_path = httpx.URL(links[0]["url"]).path
+    customer = browser.new_context()
+    try:
+        pay = customer.new_page()
+        pay.goto(f"{shop.url}{pay_path}")
+        pay.get_by_role("button", name=re.compile("^Pay")).click()
+        expect(pay.locator("body")).to_contain_text("payment was received")
+    finally:
+        customer.close()
+    expect(order).to_have_attribute("data-order-status", "paid")
+    # Hand back to the assistant, take it again, close with a reason.
+    page.get_by_test_id("hand-back").click()
+    expect(page.locator("#conversation")).to_have_attribute("data-status", "bot")
+    page.get_by_test_id("take").click()
+    expect(page.locator("#conversation")).to_have_attribute("data-status", "assigned")
+    page.get_by_test_id("close-reason").fill("sold")
+    page.get_by_test_id("close").click()
+    expect(page.locator("#conversation")).to_have_attribute("data-status", "closed")
+    closed = shop.api("GET", f"/api/v1/conversations/{cid}")
+    assert closed["status"] == "closed"
+
+
+def test_closed_window_offers_templates(page: Page, shop: Shop, settings: Settings) -> None:
+    channel = shop.api(
+        "POST",
+        "/api/v1/channels",
+        json={
+            "type": "whatsapp",
+            "name": "wa",
+            "api_base_url": "http://127.0.0.1:9",  # never leaves this machine
+            "settings": {
+                "app_secret": "s" * 16,
+                "access_token": "t" * 16,
+                "phone_number_id": "123",
+                "verify_token": "v" * 16,
+                "templates": json.dumps(
+                    [{"name": "order_update", "language": "en", "text": "News about your order"}]
+                ),
+            },
+        },
+    )
+
+    async def seed() -> str:
+        ctx = create_context(settings)
+        await ctx.start()
+        try:
+            async with ctx.db.uow() as uow:
+                workspace_id = channel.get("workspace_id") or (
+                    await uow.session.scalar(select(Workspace.id).where(Workspace.name == "demo"))
+                )
+                contact = Contact(workspace_id=workspace_id, display_name="Wim", attributes={})
+                uow.session.add(contact)
+                await uow.session.flush()
+                uow.session.add(
+                    ContactIdentity(
+                        workspace_id=workspace_id,
+                        contact_id=contact.id,
+                        channel_type="whatsapp",
+                        external_id="31600000000",
+                        connection_id=channel["id"],
+                        last_inbound_at=now() - timedelta(days=2),
+                    )
+                )
+                conversation = Conversation(
+                    workspace_id=workspace_id,
+                    contact_id=contact.id,
+                    status="queued",
+                    bot_state={},
+                    last_connection_id=channel["id"],
+                    queued_at=now(),
+                )
+                uow.session.add(conversation)
+                await uow.session.flush()
+                return conversation.id
+        finally:
+            await ctx.close()
+
+    cid = _run(seed)
+    _login(page, shop, DEMO_EMAIL, DEMO_PASSWORD)
+    page.get_by_test_id("tab-queue").click()
+    page.locator(f'[data-conversation-id="{cid}"]').click()
+    page.get_by_test_id("take").click()
+    window = page.get_by_test_id("window")
+    expect(window).to_have_attribute("data-open", "false")
+    expect(page.get_by_test_id("window-text")).to_contain_text("only an approved template")
+    expect(page.get_by_test_id("templates")).to_contain_text("News about your order")
+    page.get_by_test_id("composer").fill("Hello?")
+    page.get_by_test_id("send").click()
+    expect(page.get_by_test_id("error")).to_contain_text("only an approved template")
+    page.get_by_test_id("send-template").click()
+    expect(page.get_by_test_id("history").locator('[data-type="template"]')).to_have_count(1)
+    stored = shop.api("GET", f"/api/v1/conversations/{cid}/messages")
+    assert [m["content"]["name"] for m in stored if m["sender"] == "agent"] == ["order_update"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -56,5 +58,32 @@ async def window_state(
             "approved template may be sent now (content type 'template' with its name and "
             "language), until they write again."
         ),
-        "templates": list((connection.settings or {}).get("templates") or []),
+        "templates": templates_of(connection.settings or {}),
     }
+
+
+def templates_of(settings: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The connection's approved templates (``settings["templates"]``), as the composer offers
+    them: name, language, preview text and how many variables each needs. The setting is a
+    list, or a JSON text of one (channel settings set over REST are strings)."""
+    raw = settings.get("templates") or []
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            raw = [name.strip() for name in raw.split(",") if name.strip()]
+    out = []
+    for item in raw if isinstance(raw, list) else []:
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not item.get("name"):
+            continue
+        out.append(
+            {
+                "name": str(item["name"])[:512],
+                "language": str(item.get("language") or "en")[:15],
+                "text": str(item.get("text") or item.get("name"))[:1024],
+                "variables": int(item.get("variables") or 0),
+            }
+        )
+    return out[:50]
