@@ -6,19 +6,23 @@ weaker role can do none of it."""
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import select
+import websockets
+from sqlalchemy import select, update
 from tests.helpers import post_signed
 from tests.inbox.helpers import World, login, make_agent
 
 from toonbank.commerce.demo import seed_shop
 from toonbank.context import Context
 from toonbank.inbox import csat
-from toonbank.models import Conversation, Message, Order
+from toonbank.kit.clock import now
+from toonbank.models import Conversation, Message, Order, Workspace
 
 INBOX = "/api/v1/inbox"
 
@@ -261,4 +265,69 @@ async def test_another_workspace_and_weaker_roles_reach_none_of_it(
     assert forged.status_code == 403
     assert (await bob.get(f"{INBOX}/labels")).json() == []
     for client in (eve, ann, bob, anonymous):
+        await client.aclose()
+
+
+def _ws_url(url: str) -> str:
+    return url.replace("http://", "ws://") + "/inbox/ws?last_event_id=0"
+
+
+def _cookie(client: httpx.AsyncClient) -> dict[str, str]:
+    return {"cookie": "; ".join(f"{k}={v}" for k, v in client.cookies.items())}
+
+
+async def _until(ws: Any, done: Any, timeout: float = 10.0) -> list[dict[str, Any]]:
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while True:
+            frames.append(json.loads(await ws.recv()))
+            if done(frames[-1]):
+                return frames
+
+
+def _event(kind: str) -> Any:
+    return lambda f: f["type"] == "event" and f["event"]["type"] == kind
+
+
+async def test_live_sla_labels_and_cart_events_stay_where_they_belong(
+    ctx: Context, world: World
+) -> None:
+    cid = world.conversation_id
+    ann = await login(world.url, "acme", "ann@a.test")
+    bob = await login(world.url, "acme", "bob@a.test")
+    eve = await login(world.url, "rival", "eve@r.test")
+    async with ctx.db.uow() as uow:
+        workspace = await uow.session.get(Workspace, world.ws["id"])
+        assert workspace is not None
+        workspace.settings = {"inbox": {"first_response_seconds": 100, "warn_ratio": 0.5}}
+        await uow.session.execute(
+            update(Conversation)
+            .where(Conversation.id == cid)
+            .values(queued_at=now() - timedelta(seconds=70))
+        )
+    async with (
+        websockets.connect(_ws_url(world.url), additional_headers=_cookie(ann)) as ws_ann,
+        websockets.connect(_ws_url(world.url), additional_headers=_cookie(bob)) as ws_bob,
+        websockets.connect(_ws_url(world.url), additional_headers=_cookie(eve)) as ws_eve,
+    ):
+        for ws in (ws_bob, ws_eve):
+            await _until(ws, lambda f: f["type"] == "ready")
+        # The server's worker runs the SLA check every few seconds: live or on replay.
+        warned = await _until(ws_ann, _event("sla_warning"), timeout=30)
+        assert warned[-1]["event"]["conversation_id"] == cid
+        assert warned[-1]["event"]["sla"]["state"] == "warning"
+        assert (await ann.post(f"{INBOX}/conversations/{cid}/take")).status_code == 200
+        await ann.post(f"{INBOX}/conversations/{cid}/labels", json={"label": "vip"})
+        labelled = await _until(ws_ann, _event("labels"))
+        assert labelled[-1]["event"]["labels"] == ["vip"]
+        # Bob (plain agent) hears only that it left his view; eve hears nothing at all.
+        gone = await _until(ws_bob, _event("conversation_gone"))
+        await ws_bob.send(json.dumps({"type": "ping"}))
+        after = await _until(ws_bob, lambda f: f["type"] == "pong")
+        bob_events = [f["event"]["type"] for f in gone + after if f["type"] == "event"]
+        assert "labels" not in bob_events and "assignment" not in bob_events
+        await ws_eve.send(json.dumps({"type": "ping"}))
+        quiet = await _until(ws_eve, lambda f: f["type"] == "pong")
+        assert [f for f in quiet if f["type"] in ("event", "presence")] == []
+    for client in (ann, bob, eve):
         await client.aclose()
