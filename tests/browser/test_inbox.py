@@ -12,6 +12,7 @@ import re
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -164,7 +165,9 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
         return pool.submit(lambda: asyncio.run(coro_fn())).result(timeout=60)
 
 
-def test_sell_pay_hand_back_and_close(browser: Browser, page: Page, shop: Shop) -> None:
+def test_sell_pay_hand_back_and_close(
+    browser: Browser, page: Page, shop: Shop, artifacts: Path
+) -> None:
     cid = _queued_conversation(shop, "I am looking for a summer dress")
     _login(page, shop, DEMO_EMAIL, DEMO_PASSWORD)
     page.get_by_test_id("tab-queue").click()
@@ -218,6 +221,7 @@ def test_sell_pay_hand_back_and_close(browser: Browser, page: Page, shop: Shop) 
     finally:
         customer.close()
     expect(order).to_have_attribute("data-order-status", "paid")
+    page.screenshot(path=str(artifacts / "inbox-selling.png"), full_page=True)
     # Hand back to the assistant, take it again, close with a reason.
     page.get_by_test_id("hand-back").click()
     expect(page.locator("#conversation")).to_have_attribute("data-status", "bot")

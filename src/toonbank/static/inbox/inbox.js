@@ -377,8 +377,8 @@
     orders.replaceChildren();
     for (const o of profile.orders) {
       const item = el("li", { "data-order-id": o.id, "data-order-status": o.status });
-      const paid = o.payments.filter((p) => p.status === "paid").length;
-      item.append(el("span", {}, `${o.number} · ${o.status} · ${money(o.total)}${paid ? " · paid" : ""}`));
+      const last = o.payments[o.payments.length - 1];
+      item.append(el("span", {}, `${o.number} · ${o.status} · ${money(o.total)}${last ? ` · payment ${last.status}` : ""}`));
       if (can("orders:refund") && ["paid", "fulfilled", "shipped", "delivered", "returned"].includes(o.status)) {
         item.append(button("Refund", { "data-testid": "refund" }, async () => {
           showError("");
