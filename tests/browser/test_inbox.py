@@ -79,6 +79,52 @@ def _queued_conversation(shop: Shop, text: str) -> str:
     return str(conversation["id"])
 
 
+def _handed_over_by_the_assistant(shop: Shop, text: str) -> str:
+    """The customer writes, the assistant answers, the customer picks "Talk to a person" in
+    the assistant's menu: the assistant hands the conversation over (queued)."""
+    channel = shop.api(
+        "POST",
+        "/api/v1/channels",
+        json={"type": "api", "name": "handover", "settings": {"webhook_secret": SECRET}},
+    )
+
+    def customer(content: dict[str, Any]) -> None:
+        body = json.dumps(
+            {
+                "messages": [
+                    {
+                        "id": f"m-{time.monotonic_ns()}",
+                        "from": "cust-7",
+                        "name": "Nora",
+                        "timestamp": int(time.time()),
+                        "content": content,
+                    }
+                ]
+            }
+        ).encode()
+        response = httpx.post(
+            f"{shop.url}/webhooks/{channel['id']}",
+            content=body,
+            headers=signed_headers(SECRET, body),
+        )
+        response.raise_for_status()
+
+    customer({"type": "text", "text": text})
+    for _ in range(200):
+        rows = [c for c in shop.api("GET", "/api/v1/conversations") if c.get("last_message_at")]
+        if rows:
+            break
+        time.sleep(0.05)
+    [conversation] = rows
+    cid = str(conversation["id"])
+    customer({"type": "reply", "payload": "menu:human", "title": "Talk to a person"})
+    for _ in range(200):
+        if shop.api("GET", f"/api/v1/conversations/{cid}")["status"] == "queued":
+            return cid
+        time.sleep(0.05)
+    raise AssertionError("the assistant did not hand the conversation over")
+
+
 def _login(page: Page, shop: Shop, email: str, password: str) -> None:
     page.goto(f"{shop.url}/inbox")
     page.get_by_test_id("login-workspace").fill("demo")
@@ -168,7 +214,7 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 def test_sell_pay_hand_back_and_close(
     browser: Browser, page: Page, shop: Shop, artifacts: Path
 ) -> None:
-    cid = _queued_conversation(shop, "I am looking for a summer dress")
+    cid = _handed_over_by_the_assistant(shop, "I am looking for a summer dress")
     _login(page, shop, DEMO_EMAIL, DEMO_PASSWORD)
     page.get_by_test_id("tab-queue").click()
     row = page.locator(f'[data-conversation-id="{cid}"]')

@@ -332,3 +332,25 @@ async def test_racing_checks_reassign_once_and_strand_nothing(
     assert all(states[c].reassigned == 1 for c in ids)
     assert all(n == 1 for n in marks.values())
     assert open_log == Counter({c: 1 for c in ids})
+
+
+async def test_taking_from_the_assistant_starts_the_first_response_timer(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
+    ws = workspace["id"]
+    ann = await make_agent(ctx, ws, "ann@x.test")
+    [cid] = await queued_conversations(ctx, ws, 1, status="bot")
+    async with ctx.db.uow() as uow:  # the assistant has been talking for an hour
+        await uow.session.execute(
+            update(Conversation)
+            .where(Conversation.id == cid)
+            .values(created_at=now() - timedelta(hours=1))
+        )
+    assert await _timer(ctx, cid) is None  # nobody waits for a person yet
+    async with ctx.db.uow() as uow:
+        agent = await uow.session.get(Agent, ann.id)
+        assert agent is not None
+        await claim(uow, ctx.bus, workspace_id=ws, conversation_id=cid, agent=agent, actor="t")
+    timer = await _timer(ctx, cid)
+    assert timer is not None and timer.kind == "first" and timer.state(now()) == "ok"
+    assert (now() - timer.started_at).total_seconds() < 60

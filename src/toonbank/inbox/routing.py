@@ -220,6 +220,8 @@ async def _assign_locked(
     moment = now()
     await end_assignment(session, conversation.id, f"reassigned ({how})")
     previous = conversation.status
+    if previous == BOT:  # taken straight from the assistant: the customer waits from now on
+        conversation.queued_at = moment
     await change_status(
         uow,
         bus,
