@@ -79,7 +79,9 @@ def _queued_conversation(shop: Shop, text: str) -> str:
     return str(conversation["id"])
 
 
-def _handed_over_by_the_assistant(shop: Shop, text: str) -> str:
+def _handed_over_by_the_assistant(
+    shop: Shop, text: str
+) -> tuple[str, Callable[[dict[str, Any]], None]]:
     """The customer writes, the assistant answers, the customer picks "Talk to a person" in
     the assistant's menu: the assistant hands the conversation over (queued)."""
     channel = shop.api(
@@ -120,7 +122,7 @@ def _handed_over_by_the_assistant(shop: Shop, text: str) -> str:
     customer({"type": "reply", "payload": "menu:human", "title": "Talk to a person"})
     for _ in range(200):
         if shop.api("GET", f"/api/v1/conversations/{cid}")["status"] == "queued":
-            return cid
+            return cid, customer
         time.sleep(0.05)
     raise AssertionError("the assistant did not hand the conversation over")
 
@@ -214,7 +216,7 @@ def _run(coro_fn: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
 def test_sell_pay_hand_back_and_close(
     browser: Browser, page: Page, shop: Shop, artifacts: Path
 ) -> None:
-    cid = _handed_over_by_the_assistant(shop, "I am looking for a summer dress")
+    cid, _customer = _handed_over_by_the_assistant(shop, "I am looking for a summer dress")
     _login(page, shop, DEMO_EMAIL, DEMO_PASSWORD)
     page.get_by_test_id("tab-queue").click()
     row = page.locator(f'[data-conversation-id="{cid}"]')
@@ -351,3 +353,31 @@ def test_closed_window_offers_templates(page: Page, shop: Shop, settings: Settin
     expect(page.get_by_test_id("history").locator('[data-type="template"]')).to_have_count(1)
     stored = shop.api("GET", f"/api/v1/conversations/{cid}/messages")
     assert [m["content"]["name"] for m in stored if m["sender"] == "agent"] == ["order_update"]
+
+
+def test_labels_filter_and_csat(page: Page, shop: Shop) -> None:
+    cid, customer = _handed_over_by_the_assistant(shop, "Where is my parcel?")
+    _login(page, shop, DEMO_EMAIL, DEMO_PASSWORD)
+    page.get_by_test_id("tab-queue").click()
+    page.locator(f'[data-conversation-id="{cid}"]').click()
+    page.keyboard.press("t")  # keyboard: take
+    expect(page.locator("#conversation")).to_have_attribute("data-status", "assigned")
+    page.get_by_test_id("label-input").fill("Delivery")
+    page.get_by_test_id("label-add").click()
+    expect(page.get_by_test_id("labels").locator("[data-label]")).to_have_count(1)
+    expect(page.locator('[data-testid="labels"] [data-label="delivery"]')).to_have_count(1)
+    page.get_by_test_id("tab-mine").click()
+    page.get_by_test_id("filter-label").fill("delivery")
+    page.get_by_test_id("filter-apply").click()
+    expect(page.locator("[data-conversation-id]")).to_have_count(1)
+    page.get_by_test_id("filter-label").fill("billing")
+    page.get_by_test_id("filter-apply").click()
+    expect(page.locator("[data-conversation-id]")).to_have_count(0)
+    page.get_by_test_id("csat").click()
+    expect(page.get_by_test_id("history").locator('[data-sender="agent"] .text')).to_contain_text(
+        ["How would you rate our help today?"]
+    )
+    expect(page.get_by_test_id("csat-score")).to_have_text("asked, no answer yet")
+    customer({"type": "reply", "payload": f"csat:{cid}:5", "title": "5"})
+    # The server's worker collects the answer within seconds; the panel shows it live.
+    expect(page.get_by_test_id("csat-score")).to_have_text("5 / 5", timeout=20_000)
