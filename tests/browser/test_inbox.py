@@ -133,7 +133,7 @@ def _login(page: Page, shop: Shop, email: str, password: str) -> None:
     page.get_by_test_id("login-email").fill(email)
     page.get_by_test_id("login-password").fill(password)
     page.get_by_test_id("login-submit").click()
-    expect(page.get_by_test_id("connection")).to_have_text("live")
+    expect(page.get_by_test_id("connection")).to_have_text("live", timeout=15_000)
 
 
 def test_pick_up_reply_hand_back_close(page: Page, shop: Shop) -> None:

@@ -59,9 +59,8 @@
     T("me").textContent = `${state.me.display_name} (${state.me.role})`;
     T("availability").value = state.me.availability;
     T("tab-all").hidden = !can("conversations:all");
-    await loadDirectory();
-    await selectView(state.view);
-    connect();
+    connect();  // live events first; the lists load meanwhile
+    await Promise.all([loadDirectory(), selectView(state.view)]);
   }
 
   async function loadDirectory() {
@@ -129,12 +128,14 @@
       const value = T(id).value.trim();
       if (value) params.set(key, value);
     }
+    const seq = (state.listSeq = (state.listSeq || 0) + 1);
     let rows;
     try {
       rows = await call("GET", `${API}/conversations?${params}`);
     } catch (error) {
       showError(error.message); return;
     }
+    if (seq !== state.listSeq) return;  // a newer list request (other filters) is on its way
     state.rows = rows;
     const list = T("conversation-list");
     list.replaceChildren();
@@ -183,6 +184,7 @@
 
   async function refreshConversation() {
     if (!state.current) return;
+    const seq = (state.detailSeq = (state.detailSeq || 0) + 1);
     let detail;
     try {
       detail = await call("GET", conversationPath());
@@ -190,6 +192,7 @@
       if (error.status === 404) { closePanel(); return; }
       throw error;
     }
+    if (seq !== state.detailSeq) return;  // superseded by a newer refresh
     state.detail = detail;
     const c = detail.conversation;
     const open = c.status !== "closed";
