@@ -99,6 +99,8 @@ async def test_team_conversations_wait_while_the_team_is_closed(
 async def test_team_hours_are_validated(ctx: Context, workspace: dict[str, str]) -> None:
     with pytest.raises(teams.TeamError):
         await _team(ctx, workspace["id"], "bad", {"weekly": {"mon": ["9-5"]}}, [])
+    with pytest.raises(teams.TeamError):
+        await _team(ctx, workspace["id"], "big", {"exceptions": [{"date": "2026-01-01"}] * 401}, [])
     with pytest.raises(teams.TeamError):  # a member of no such agent in this workspace
         await _team(ctx, workspace["id"], "x", ALWAYS_OPEN, ["nobody"])
 

@@ -21,6 +21,7 @@ from toonbank.kit.clock import now
 from toonbank.models import Agent, InboxConversation, InboxTeam, InboxTeamMember
 
 MAX_MEMBERS: Final = 500
+MAX_EXCEPTIONS: Final = 400
 
 
 class TeamError(ValueError):
@@ -95,6 +96,11 @@ async def save_team(
     members: list[str] | None,
 ) -> InboxTeam:
     """Create or update a team (validates the hours and that members belong here)."""
+    weekly, exceptions = hours.get("weekly") or {}, hours.get("exceptions") or []
+    if not isinstance(weekly, dict) or len(weekly) > 7 or not isinstance(exceptions, list):
+        raise TeamError("invalid_request", "hours: weekly is {day: ranges} for at most 7 days")
+    if len(exceptions) > MAX_EXCEPTIONS:
+        raise TeamError("invalid_request", f"hours: at most {MAX_EXCEPTIONS} exceptions")
     try:
         OpeningHours.from_json(timezone, hours.get("weekly"), hours.get("exceptions"))
     except HoursError as exc:
