@@ -134,7 +134,9 @@ async def create_canned(
     return view
 
 
-async def _owned(ctx: Context, session: AsyncSession, agent: Agent, canned_id: str) -> CannedResponse:
+async def _owned(
+    ctx: Context, session: AsyncSession, agent: Agent, canned_id: str
+) -> CannedResponse:
     row = await session.get(CannedResponse, canned_id[:32])
     if row is None or row.workspace_id != agent.workspace_id:
         raise ApiError(404, "not_found", "no such canned response")

@@ -22,11 +22,9 @@ from typing import Final
 
 import numpy as np
 import numpy.typing as npt
-from rapidfuzz import fuzz
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toonbank.assistant.nlu.text import normalise
 from toonbank.kit.clock import now
 from toonbank.models import AnswerEntry
 
@@ -35,10 +33,9 @@ HALF_LIFE_DAYS: Final = 14.0
 REJECT_STEP: Final = 0.03
 MAX_PENALTY: Final = 0.3
 SAME_QUESTION: Final = 0.95
-"""Combined similarity above which two questions are the same question (one entry)."""
+"""Cosine similarity above which two questions are the same question (one entry)."""
 MAX_BANK: Final = 5000
 """Most recently updated entries searched per workspace (older ones wait for a removal)."""
-LEXICAL_WEIGHT: Final = 0.25
 
 
 def to_blob(vector: Vector) -> bytes:
@@ -54,13 +51,6 @@ def decayed_penalty(entry: AnswerEntry, at: datetime | None = None) -> float:
         return float(entry.penalty or 0.0)
     days = max(0.0, ((at or now()) - entry.demoted_at).total_seconds() / 86400)
     return float(entry.penalty) * 0.5 ** (days / HALF_LIFE_DAYS)
-
-
-def question_similarity(cosine: float, question: str, other: str) -> float:
-    """Embedding cosine blended with word overlap: the small encoder's cosines are compressed
-    (0.8 for unrelated questions), the words of the question separate close calls."""
-    lexical = fuzz.token_set_ratio(normalise(question), normalise(other)) / 100.0
-    return (1 - LEXICAL_WEIGHT) * cosine + LEXICAL_WEIGHT * lexical
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,7 +83,10 @@ async def nearest(
     language: str | None,
     limit: int = 10,
 ) -> list[BankMatch]:
-    """The bank entries whose questions are closest to ``question``, best score first."""
+    """The bank entries whose questions are closest to ``question``, best score first.
+
+    (Blending in word overlap was tried and lowered the replay benchmark's acceptance.)
+    """
     entries = await _entries(session, workspace_id, encoder, language)
     if not entries:
         return []
@@ -104,7 +97,7 @@ async def nearest(
     matches = []
     for i in top:
         entry = entries[int(i)]
-        similarity = question_similarity(float(cosines[i]), question, entry.question)
+        similarity = float(cosines[i])
         matches.append(BankMatch(entry, similarity, similarity - decayed_penalty(entry, at)))
     matches.sort(key=lambda m: -m.score)
     return matches[:limit]

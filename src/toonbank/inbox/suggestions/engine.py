@@ -26,8 +26,10 @@ from toonbank.inbox.suggestions.templating import render, variables_in
 from toonbank.models import CannedResponse
 
 MAX_SUGGESTIONS: Final = 3
-BANK_FLOOR: Final = 0.78
-"""Combined question similarity (see :func:`bank.question_similarity`) a learned answer needs."""
+BANK_FLOOR: Final = 0.80
+NEIGHBOURS: Final = 10
+VOTE: Final = 0.02
+"""Question cosine (minus demotion) a learned answer needs to be suggested."""
 CANNED_FLOOR: Final = 0.86
 FACT_FLOOR: Final = 0.90
 KNOWLEDGE_FLOOR: Final = 0.5
@@ -112,32 +114,39 @@ async def _from_bank(
     language: str | None,
     facts: Facts,
 ) -> list[Candidate]:
-    found = []
-    for match in await bank.nearest(
+    """Learned answers of the nearest questions; an answer that several of the neighbours
+    gave gets a vote bonus (k nearest neighbours, not just the single nearest)."""
+    matches = await bank.nearest(
         session,
         workspace_id,
         question=question,
         vector=vector,
         encoder=encoder().name,
         language=language,
-    ):
-        if match.score < BANK_FLOOR:
+        limit=NEIGHBOURS,
+    )
+    groups: dict[str, list[bank.BankMatch]] = {}
+    for match in matches:
+        groups.setdefault(match.entry.answer, []).append(match)
+    found = []
+    for template, group in groups.items():
+        best = group[0]
+        score = best.score + VOTE * (len(group) - 1)
+        if best.score < BANK_FLOOR:
             continue
-        rendered = render(match.entry.answer, facts.values)
+        rendered = render(template, facts.values)
         if not rendered.complete:
             continue  # it needs a fact this customer does not have (no order yet, …)
         source = {
             "type": "answer",
-            "id": match.entry.id,
-            "question": match.entry.question,
-            "similarity": round(match.similarity, 3),
+            "id": best.entry.id,
+            "question": best.entry.question,
+            "similarity": round(best.similarity, 3),
+            "votes": len(group),
         }
         found.append(
             Candidate(
-                rendered.text,
-                match.score,
-                [source, *_fact_sources(match.entry.answer, facts)],
-                match.entry.id,
+                rendered.text, score, [source, *_fact_sources(template, facts)], best.entry.id
             )
         )
     return found
