@@ -103,11 +103,11 @@ async def _question(session: AsyncSession, conversation: Conversation) -> servic
     return service.Question(message, text, language, vector)
 
 
-async def _learn_written(ctx: Context, conversation: Conversation) -> None:
+async def _learn_written(ctx: Context, workspace_id: str) -> None:
     """Agents' own replies since the last look become ``written`` decisions and bank entries."""
     async with ctx.db.session() as session:
-        pairs = await service.unlearned_replies(session, conversation)
-    for asked, reply in pairs:
+        pending = await service.unlearned_replies(session, workspace_id)
+    for conversation, asked, reply in pending:
         text = service.message_text(asked) or ""
         question = service.Question(
             asked,
@@ -142,7 +142,7 @@ async def suggestions(
         message = await service.latest_question(session, conversation)
         rows = await service.stored(session, message) if message is not None else []
     try:
-        await _learn_written(ctx, conversation)
+        await _learn_written(ctx, agent.workspace_id)
     except Exception:  # learning is retried on the next look; never fail the agent's view
         log.exception("suggestions_learning_failed", conversation_id=conversation.id)
     if message is not None and not rows:
@@ -186,7 +186,7 @@ async def _suggestion(
 async def send_suggestion(
     conversation_id: str,
     suggestion_id: str,
-    body: SendIn,
+    body: SendIn | None = None,
     agent: Agent = Depends(inbox_api.acting_agent),
     ctx: Context = Depends(get_ctx),
 ) -> Any:
@@ -195,7 +195,7 @@ async def send_suggestion(
     async with ctx.db.session() as session:
         conversation, row = await _suggestion(session, agent, conversation_id, suggestion_id)
         question = await _question_for(session, conversation, row)
-    final = (body.text or row.text).strip()
+    final = ((body.text if body else None) or row.text).strip()
     sent = await inbox_api.reply(
         conversation.id, inbox_api.ReplyIn(text=final), agent=agent, ctx=ctx
     )

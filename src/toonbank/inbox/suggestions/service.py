@@ -37,6 +37,8 @@ NEAR_EXACT: Final = 0.9
 """Normalised similarity at which a reply counts as the suggestion (benchmark acceptance)."""
 WRITTEN_GRACE: Final = timedelta(seconds=10)
 """Agents' own replies are learned once this old (a suggestion send records its own decision)."""
+WRITTEN_HORIZON: Final = timedelta(days=7)
+WRITTEN_BATCH: Final = 20
 MAX_QUESTION: Final = 2000
 
 _languages: LanguageIdentifier | None = None
@@ -213,36 +215,39 @@ async def record_decision(
 
 
 async def unlearned_replies(
-    session: AsyncSession, conversation: Conversation
-) -> list[tuple[Message, Message]]:
-    """Agents' own replies (with the question they answered) not yet seen by the learner."""
+    session: AsyncSession, workspace_id: str
+) -> list[tuple[Conversation, Message, Message]]:
+    """Agents' recent own replies in the workspace, with the question each answered, that
+    the learner has not seen yet (any agent's look at suggestions picks them up)."""
+    at = now()
     replies = list(
         (
             await session.execute(
                 select(Message)
                 .outerjoin(SuggestionDecision, SuggestionDecision.sent_message_id == Message.id)
                 .where(
-                    Message.conversation_id == conversation.id,
-                    Message.workspace_id == conversation.workspace_id,
+                    Message.workspace_id == workspace_id,
                     Message.direction == "out",
                     Message.sender == "agent",
-                    Message.created_at <= now() - WRITTEN_GRACE,
+                    Message.created_at <= at - WRITTEN_GRACE,
+                    Message.created_at >= at - WRITTEN_HORIZON,
                     SuggestionDecision.id.is_(None),
                 )
                 .order_by(Message.id.desc())
-                .limit(20)
+                .limit(WRITTEN_BATCH)
             )
         ).scalars()
     )
-    pairs = []
+    found = []
     for reply in reversed(replies):
-        if not message_text(reply):
+        conversation = await session.get(Conversation, reply.conversation_id)
+        if conversation is None or not message_text(reply):
             continue
         question = await session.scalar(
             select(Message)
             .where(
                 Message.conversation_id == conversation.id,
-                Message.workspace_id == conversation.workspace_id,
+                Message.workspace_id == workspace_id,
                 Message.direction == "in",
                 Message.id < reply.id,
             )
@@ -250,8 +255,8 @@ async def unlearned_replies(
             .limit(1)
         )
         if question is not None and message_text(question):
-            pairs.append((question, reply))
-    return pairs
+            found.append((conversation, question, reply))
+    return found
 
 
 async def record_written(session: AsyncSession, conversation: Conversation, reply: Message) -> bool:

@@ -27,7 +27,7 @@ VARIABLES: Final = (
     "cart.total",
 )
 _PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z0-9_.\-]{1,64})\s*\}\}")
-LEARNABLE: Final = ("order.tracking_number", "order.number", "contact.name", "contact.first_name")
+LEARNABLE: Final = ("order.tracking_number", "order.number", "contact.first_name", "contact.name")
 """Facts that are replaced by their variable when an answer is learned (longest value first)."""
 MIN_LEARNABLE = 3
 
