@@ -161,6 +161,7 @@
     const w = detail.window;
     $('[data-testid="window"]').textContent = w.open ? "" : (w.hint || "The customer cannot be reached.");
     renderPresence();
+    if (window.ToonbankSuggestions) window.ToonbankSuggestions.show(state.current, detail);
   }
 
   function renderMessage(m) {
