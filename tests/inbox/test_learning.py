@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from bench.suggestions import curve, load, replay
@@ -10,6 +12,9 @@ from sqlalchemy import select
 
 from toonbank.context import Context
 from toonbank.inbox.suggestions import bank, engine
+from toonbank.inbox.suggestions.engine import Candidate
+from toonbank.inbox.suggestions.facts import Facts
+from toonbank.inbox.suggestions.knowledge import NoKnowledge, Passage, use_knowledge
 from toonbank.inbox.suggestions.templating import render, templatize, unknown_variables
 from toonbank.kit.clock import now
 from toonbank.models import AnswerEntry
@@ -150,3 +155,56 @@ async def test_replay_acceptance_rises_as_the_bank_learns(database_url: str) -> 
     assert points[0] <= 0.35  # mostly first sightings: nothing learned yet
     assert points[-1] >= points[0] + 0.4, points
     assert steps[-1].bank_size < len(rows)  # repeats strengthen entries, not only add
+
+
+class _Articles:
+    """A knowledge source with one article (what ``toonbank.knowledge`` will provide)."""
+
+    async def search(
+        self, session: Any, workspace_id: str, query: str, language: str | None, limit: int = 3
+    ) -> list[Passage]:
+        if "warranty" not in query.lower():
+            return []
+        return [Passage("kb-1", "Warranty", "All shoes have a 2-year warranty.", 0.8)]
+
+
+class _Drafts:
+    name = "echo-llm"
+
+    async def draft(
+        self, question: str, language: str | None, grounding: Sequence[Candidate]
+    ) -> str | None:
+        return f"Draft from {len(grounding)} sources: {grounding[0].text}" if grounding else None
+
+
+async def test_knowledge_and_generator_ports_feed_suggestions(ctx: Context) -> None:
+    ws = await _workspace(ctx)
+    question = "Is there a warranty on these shoes?"
+    vector = (await engine.embed([question]))[0]
+    use_knowledge(_Articles())
+    engine.use_generator(_Drafts())
+    try:
+        async with ctx.db.session() as session:
+            found = await engine.suggest(
+                session, ws, question=question, vector=vector, language="en", facts=Facts()
+            )
+    finally:
+        use_knowledge(NoKnowledge())
+        engine.use_generator(None)
+    assert [(c.text, c.sources) for c in found] == [
+        (
+            "All shoes have a 2-year warranty.",
+            [{"type": "knowledge", "id": "kb-1", "title": "Warranty"}],
+        ),
+        (
+            "Draft from 1 sources: All shoes have a 2-year warranty.",
+            [{"type": "generated", "provider": "echo-llm"}],
+        ),
+    ]
+    async with ctx.db.session() as session:  # ports back to the defaults: nothing
+        assert (
+            await engine.suggest(
+                session, ws, question=question, vector=vector, language="en", facts=Facts()
+            )
+            == []
+        )

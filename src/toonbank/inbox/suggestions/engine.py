@@ -11,7 +11,7 @@ import asyncio
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 import numpy as np
 from sqlalchemy import or_, select
@@ -34,6 +34,39 @@ CANNED_FLOOR: Final = 0.86
 FACT_FLOOR: Final = 0.90
 KNOWLEDGE_FLOOR: Final = 0.5
 MAX_CANNED: Final = 500
+
+
+@dataclass(slots=True)
+class Candidate:
+    text: str
+    score: float
+    sources: list[dict[str, Any]] = field(default_factory=list)
+    answer_id: str | None = None
+
+
+GENERATED_SCORE: Final = 0.5
+"""Rank of a generated draft: after any retrieved answer that passed its floor."""
+
+
+class ReplyGenerator(Protocol):
+    """Port for a text generator (e.g. an OpenAI-compatible chat model) that drafts a reply
+    from the question and the retrieved candidates. None is installed by default: Toonbank
+    runs offline and suggests only retrieved, fact-filled replies."""
+
+    name: str
+
+    async def draft(
+        self, question: str, language: str | None, grounding: Sequence[Candidate]
+    ) -> str | None: ...
+
+
+_generator: ReplyGenerator | None = None
+
+
+def use_generator(generator: ReplyGenerator | None) -> None:
+    global _generator
+    _generator = generator
+
 
 _encoder: Encoder | None = None
 _prototypes: dict[str, tuple[Vectors, Vectors]] = {}
@@ -64,14 +97,6 @@ def _fact_prototypes() -> tuple[Vectors, Vectors]:
                 model.encode(list(phrases.CART_QUESTIONS)),
             )
         return _prototypes[model.name]
-
-
-@dataclass(slots=True)
-class Candidate:
-    text: str
-    score: float
-    sources: list[dict[str, Any]] = field(default_factory=list)
-    answer_id: str | None = None
 
 
 def rank(candidates: Sequence[Candidate], limit: int = MAX_SUGGESTIONS) -> list[Candidate]:
@@ -237,4 +262,9 @@ async def suggest(
     if facts.order is not None or facts.cart is not None:
         prototypes = await asyncio.to_thread(_fact_prototypes)
         candidates.extend(_from_facts(vector, language, facts, prototypes))
+    if _generator is not None:
+        draft = await _generator.draft(question, language, rank(candidates))
+        if draft and draft.strip():
+            source = {"type": "generated", "provider": _generator.name}
+            candidates.append(Candidate(draft.strip(), GENERATED_SCORE, [source]))
     return rank(candidates)
