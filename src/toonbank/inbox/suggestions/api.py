@@ -14,7 +14,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.api.deps import current_agent, get_ctx
@@ -182,6 +182,18 @@ async def _suggestion(
     return conversation, row
 
 
+async def _claim(session: AsyncSession, row: ReplySuggestion, status: str) -> None:
+    """Move an open suggestion on, atomically: two clicks (or two agents) decide it once."""
+    result = await session.execute(
+        update(ReplySuggestion)
+        .where(ReplySuggestion.id == row.id, ReplySuggestion.status == "open")
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(result, "rowcount", 0) != 1:
+        raise ApiError(409, "already_decided", "this suggestion was already decided")
+
+
 @router.post("/conversations/{conversation_id}/suggestions/{suggestion_id}/send", status_code=202)
 async def send_suggestion(
     conversation_id: str,
@@ -196,9 +208,20 @@ async def send_suggestion(
         conversation, row = await _suggestion(session, agent, conversation_id, suggestion_id)
         question = await _question_for(session, conversation, row)
     final = ((body.text if body else None) or row.text).strip()
-    sent = await inbox_api.reply(
-        conversation.id, inbox_api.ReplyIn(text=final), agent=agent, ctx=ctx
-    )
+    async with ctx.db.uow() as uow:
+        await _claim(uow.session, row, "sending")
+    try:
+        sent = await inbox_api.reply(
+            conversation.id, inbox_api.ReplyIn(text=final), agent=agent, ctx=ctx
+        )
+    except BaseException:
+        async with ctx.db.uow() as uow:  # not sent (window closed, …): decide again later
+            await uow.session.execute(
+                update(ReplySuggestion)
+                .where(ReplySuggestion.id == row.id, ReplySuggestion.status == "sending")
+                .values(status="open")
+            )
+        raise
     action = "accepted" if final == row.text else "edited"
     async with ctx.db.uow() as uow:
         row = await uow.session.get(ReplySuggestion, row.id) or row
@@ -250,6 +273,7 @@ async def reject_suggestion(
     """Not a good reply: stored as a decision; a learned answer behind it is demoted."""
     async with ctx.db.uow() as uow:
         _, row = await _suggestion(uow.session, agent, conversation_id, suggestion_id)
+        await _claim(uow.session, row, "rejected")
         decision = await service.record_decision(
             uow.session,
             suggestion=row,
