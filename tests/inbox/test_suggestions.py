@@ -15,13 +15,14 @@ import httpx
 import pytest
 from sqlalchemy import func, select, update
 from tests.helpers import api_connection, message_payload, post_signed
-from tests.inbox.helpers import make_agent
+from tests.inbox.helpers import make_agent, queued_conversations
 
 from toonbank.app import create_app
 from toonbank.config import Settings
 from toonbank.context import Context
 from toonbank.inbox.suggestions import service
 from toonbank.models import (
+    Agent,
     AnswerEntry,
     CannedResponse,
     Conversation,
@@ -358,3 +359,44 @@ async def test_workspaces_and_roles_are_enforced(ctx: Context, world: World) -> 
     assert (await sue.get(f"{BASE}/learning/answers")).json()["total"] == 0
     for client in (ann, bob, sue, eve, anonymous):
         await client.aclose()
+
+
+async def test_a_suggestion_that_cannot_be_sent_stays_open(ctx: Context, world: World) -> None:
+    """No channel to reach the customer: nothing sent, stored or learned; it can be used later."""
+    async with ctx.db.session() as session:
+        ann_id = await session.scalar(select(Agent.id).where(Agent.email == "ann@a.test"))
+    [cid] = await queued_conversations(ctx, world.ws["id"], 1, status="assigned", language="en")
+    async with ctx.db.uow() as uow:
+        conversation = await uow.session.get(Conversation, cid)
+        assert conversation is not None
+        conversation.assigned_agent_id = ann_id
+        uow.session.add(
+            Message(
+                workspace_id=world.ws["id"],
+                conversation_id=cid,
+                contact_id=conversation.contact_id,
+                direction="in",
+                sender="contact",
+                content={"type": "text", "text": "Where is my order?"},
+                status="processed",
+            )
+        )
+    await _order(ctx, cid, "TB-7", "TRACK7")
+    ann = await _login(world.url, "acme", "ann@a.test")
+    [first, *_] = (await ann.get(f"{BASE}/conversations/{cid}/suggestions")).json()["suggestions"]
+    failed = await ann.post(f"{BASE}/conversations/{cid}/suggestions/{first['id']}/send")
+    assert failed.status_code == 409 and failed.json()["error"] == "no_channel"
+    after = (await ann.get(f"{BASE}/conversations/{cid}/suggestions")).json()["suggestions"]
+    assert after[0]["id"] == first["id"] and after[0]["status"] == "open"
+    async with ctx.db.session() as session:
+        for table in (SuggestionDecision, AnswerEntry):
+            assert await session.scalar(select(func.count()).select_from(table)) == 0
+        sent = await session.scalar(
+            select(func.count()).select_from(Message).where(Message.direction == "out")
+        )
+        assert sent == 0
+    rejected = await ann.post(f"{BASE}/conversations/{cid}/suggestions/{first['id']}/reject")
+    assert rejected.status_code == 200
+    twice = await ann.post(f"{BASE}/conversations/{cid}/suggestions/{first['id']}/reject")
+    assert twice.status_code == 409 and twice.json()["error"] == "already_decided"
+    await ann.aclose()
