@@ -23,9 +23,11 @@ from toonbank.commerce.payments import page as pay_page
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
 from toonbank.inbox import api as inbox_api
+from toonbank.inbox import canned as inbox_canned
 from toonbank.inbox import selling as inbox_selling
 from toonbank.inbox import web as inbox_web
 from toonbank.inbox import work as inbox_work
+from toonbank.inbox.suggestions import api as suggestions_api
 from toonbank.ops import api as ops_api
 from toonbank.ops.limits import BodySizeLimit, RateLimiter
 from toonbank.pipeline.worker import Worker
@@ -90,6 +92,8 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         inbox_work.router,
         inbox_selling.router,
         inbox_web.router,
+        suggestions_api.router,
+        inbox_canned.router,
     ):
         app.include_router(router)
 

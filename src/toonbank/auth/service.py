@@ -41,6 +41,7 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "conversations:reassign",
             "orders:refund",
             "learning:review",
+            "canned:manage",
         }
     ),
     "admin": frozenset(
@@ -51,9 +52,12 @@ PERMISSIONS: Final[dict[str, frozenset[str]]] = {
             "conversations:reassign",
             "orders:refund",
             "learning:review",
+            "canned:manage",
         }
     ),
-    "supervisor": frozenset({"conversations:all", "conversations:reassign", "learning:review"}),
+    "supervisor": frozenset(
+        {"conversations:all", "conversations:reassign", "learning:review", "canned:manage"}
+    ),
     "agent": frozenset({"conversations:own"}),
 }
 SESSION_DAYS: Final = 14

@@ -15,6 +15,8 @@ STATIC = Path(__file__).resolve().parent.parent / "static" / "inbox"
 ASSETS: Final = {
     "inbox.js": "application/javascript",
     "inbox.css": "text/css",
+    "suggestions.js": "application/javascript",
+    "suggestions.css": "text/css",
 }
 CSP: Final = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "

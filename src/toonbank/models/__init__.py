@@ -44,15 +44,23 @@ from toonbank.models.orders import (
     TaxRate,
 )
 from toonbank.models.pipeline import Event, InboundEvent, MediaFetch, MediaObject, WorkerLease
+from toonbank.models.suggestions import (
+    AnswerEntry,
+    CannedResponse,
+    ReplySuggestion,
+    SuggestionDecision,
+)
 from toonbank.models.tenancy import Agent, AgentSession, ApiKey, Workspace
 
 __all__ = [
     "Agent",
     "AgentProfile",
     "AgentSession",
+    "AnswerEntry",
     "ApiKey",
     "AssistantIntentExample",
     "Base",
+    "CannedResponse",
     "Cart",
     "CartLine",
     "CatalogImport",
@@ -88,8 +96,10 @@ __all__ = [
     "PendingReceipt",
     "Product",
     "ProductVariant",
+    "ReplySuggestion",
     "ShippingMethod",
     "StockLevel",
+    "SuggestionDecision",
     "TaxRate",
     "WorkerLease",
     "Workspace",

@@ -4,7 +4,7 @@ Teams and their members, each conversation's team / auto-reassign memory / CSAT 
 labels, and the once-only SLA warnings, breaches and auto-reassigns.
 
 Revision ID: 0013_inbox_teams_sla
-Revises: 0009_assistant_intents
+Revises: 0012_inbox_suggestions
 Create Date: 2026-12-01 21:32:36.567934
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import toonbank.models.base
 
 revision: str = "0013_inbox_teams_sla"
-down_revision: str | None = "0009_assistant_intents"
+down_revision: str | None = "0012_inbox_suggestions"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

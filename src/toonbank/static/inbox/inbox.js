@@ -226,6 +226,7 @@
     renderWindow(detail.window, act);
     renderPresence();
     await loadSide(act);
+    if (window.ToonbankSuggestions) window.ToonbankSuggestions.show(state.current, detail);
   }
 
   function renderLabels(labels, act) {
