@@ -24,6 +24,7 @@ from toonbank.config import Settings
 from toonbank.context import Context, create_context
 from toonbank.inbox import api as inbox_api
 from toonbank.inbox import web as inbox_web
+from toonbank.knowledge import api as knowledge_api
 from toonbank.ops import api as ops_api
 from toonbank.ops.limits import BodySizeLimit, RateLimiter
 from toonbank.pipeline.worker import Worker
@@ -86,6 +87,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         inbox_api.router,
         inbox_api.ws_router,
         inbox_web.router,
+        knowledge_api.router,
     ):
         app.include_router(router)
 

@@ -22,6 +22,7 @@ from toonbank.models.conversations import (
     PendingReceipt,
 )
 from toonbank.models.inbox import AgentProfile, InboxAssignment, InboxNote
+from toonbank.models.knowledge import KnowledgeArticle, KnowledgeChunk
 from toonbank.models.orders import (
     Cart,
     CartLine,
@@ -60,6 +61,8 @@ __all__ = [
     "InboundEvent",
     "InboxAssignment",
     "InboxNote",
+    "KnowledgeArticle",
+    "KnowledgeChunk",
     "LinkCode",
     "Location",
     "MediaFetch",
