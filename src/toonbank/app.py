@@ -16,6 +16,7 @@ from toonbank.api import contacts as contacts_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
 from toonbank.assistant import api as assistant_api
+from toonbank.assistant import metrics_api as assistant_metrics_api
 from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
 from toonbank.commerce import orders_api
@@ -83,6 +84,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         orders_api.router,
         pay_page.router,
         assistant_api.router,
+        assistant_metrics_api.router,
         auth_api.router,
         inbox_api.router,
         inbox_api.ws_router,
