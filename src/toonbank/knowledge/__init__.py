@@ -9,7 +9,10 @@ Public API (stable; the dialogue and inbox suggestions call it)::
         hit.article_id, hit.title, hit.snippet, hit.source, hit.score
 
 Articles are written with :func:`upsert_articles` (imports), :func:`create_article`,
-:func:`update_article`, :func:`delete_article`; files are read with :func:`read_path`.
+:func:`update_article`, :func:`delete_article` (pass ``embedded=`` from :func:`embed_articles`,
+computed before the transaction, to keep the encoder out of it); files are read with
+:func:`read_path`; :func:`toonbank.knowledge.importing.import_articles` does both at a
+boundary.
 See docs/knowledge.md.
 """
 
@@ -18,8 +21,11 @@ from toonbank.knowledge.retrieval import MIN_SCORE, KnowledgeHit, search_knowled
 from toonbank.knowledge.service import (
     DuplicateArticle,
     ImportResult,
+    Passages,
+    changed_articles,
     create_article,
     delete_article,
+    embed_articles,
     get_article,
     list_articles,
     update_article,
@@ -34,8 +40,11 @@ __all__ = [
     "DuplicateArticle",
     "ImportResult",
     "KnowledgeHit",
+    "Passages",
+    "changed_articles",
     "create_article",
     "delete_article",
+    "embed_articles",
     "get_article",
     "list_articles",
     "read_path",

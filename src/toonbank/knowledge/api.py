@@ -24,8 +24,10 @@ from toonbank.knowledge.service import (
     article_view,
     create_article,
     delete_article,
+    embed_articles,
     get_article,
     list_articles,
+    merged_article,
     update_article,
 )
 
@@ -96,8 +98,9 @@ async def create_endpoint(
         translation_key=body.translation_key or "",
     )
     try:
+        embedded = await embed_articles([article])  # before the transaction: no lock held
         async with ctx.db.session() as session, session.begin():
-            row = await create_article(session, principal.workspace_id, article)
+            row = await create_article(session, principal.workspace_id, article, embedded=embedded)
             view = article_view(row)
     except ArticleError as exc:
         raise _invalid(exc) from None
@@ -130,8 +133,15 @@ async def update_endpoint(
     if any(changes.get(f) is None for f in ("title", "body", "language") if f in changes):
         raise ApiError(422, "invalid_request", "title, body and language cannot be null")
     try:
+        async with ctx.db.session() as session:
+            current = await get_article(session, principal.workspace_id, article_id)
+            if current is None:
+                raise ApiError(404, "not_found", "no such article")
+            embedded = await embed_articles([merged_article(current, changes)])
         async with ctx.db.session() as session, session.begin():
-            row = await update_article(session, principal.workspace_id, article_id, changes)
+            row = await update_article(
+                session, principal.workspace_id, article_id, changes, embedded=embedded
+            )
             if row is None:
                 raise ApiError(404, "not_found", "no such article")
             view = article_view(row)

@@ -61,12 +61,11 @@ def import_command(
 
     async def job(settings: Settings) -> Any:
         from toonbank.cli import _context, _workspace_id
-        from toonbank.knowledge.service import upsert_articles
+        from toonbank.knowledge.importing import import_articles
 
         async with _context(settings) as ctx:
             workspace_id = await _workspace_id(ctx, workspace)
-            async with ctx.db.uow() as uow:
-                return await upsert_articles(uow.session, workspace_id, articles)
+            return await import_articles(ctx.db, workspace_id, articles)
 
     result = _execute(database_url, config, job)
     if as_json:

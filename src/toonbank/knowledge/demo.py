@@ -12,7 +12,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from toonbank.db import Database
-from toonbank.knowledge.service import ImportResult, upsert_articles
+from toonbank.knowledge.importing import import_articles
+from toonbank.knowledge.service import ImportResult
 from toonbank.knowledge.sources import read_path
 from toonbank.models import KnowledgeArticle
 
@@ -29,6 +30,4 @@ async def seed_knowledge(db: Database, workspace_id: str) -> ImportResult | None
         )
     if existing:
         return None
-    articles = read_path(DEMO_ARTICLES)
-    async with db.uow() as uow:
-        return await upsert_articles(uow.session, workspace_id, articles)
+    return await import_articles(db, workspace_id, read_path(DEMO_ARTICLES))

@@ -7,7 +7,7 @@ the question. An unchanged article (same content digest) is not re-encoded.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -72,42 +72,92 @@ def _as_input(article: KnowledgeArticle) -> ArticleIn:
     )
 
 
-async def _encode(texts: list[str], encoder: Encoder) -> list[bytes]:
-    if not texts:
-        return []
-    vectors = await to_thread.run_sync(lambda: encoder.encode(texts))
-    return [np.asarray(row, dtype=np.float32).tobytes() for row in vectors]
+@dataclass(frozen=True, slots=True)
+class Passages:
+    """An article's retrieval passages and their embeddings (float32 bytes), computed before
+    the write transaction so a slow encoder never holds the database's write lock."""
+
+    texts: list[str]
+    embeddings: list[bytes]
+    encoder: str
+
+
+Embedded = Mapping[tuple[str, str], Passages]
+"""Passages by article ``(slug, language)``."""
+
+
+async def embed_articles(
+    articles: Sequence[ArticleIn], encoder: Encoder | None = None
+) -> dict[tuple[str, str], Passages]:
+    """Chunk and encode ``articles`` in one batch (in a worker thread; no database access)."""
+    encoder = encoder or default_encoder()
+    checked = [a.checked() for a in articles]
+    per_article = [chunks(a.title, a.body) for a in checked]
+    texts = [t for group in per_article for t in group]
+    blobs: list[bytes] = []
+    if texts:
+        vectors = await to_thread.run_sync(lambda: encoder.encode(texts))
+        blobs = [np.asarray(row, dtype=np.float32).tobytes() for row in vectors]
+    embedded: dict[tuple[str, str], Passages] = {}
+    offset = 0
+    for article, group in zip(checked, per_article, strict=True):
+        part = blobs[offset : offset + len(group)]
+        embedded[(article.slug, article.language)] = Passages(list(group), part, encoder.name)
+        offset += len(group)
+    return embedded
+
+
+async def changed_articles(
+    session: AsyncSession, workspace_id: str, articles: Sequence[ArticleIn]
+) -> list[ArticleIn]:
+    """The ``articles`` that are new or differ from what the workspace has (read only): the
+    ones :func:`embed_articles` must encode before :func:`upsert_articles`."""
+    hashes = {
+        (slug, language): digest
+        for slug, language, digest in await session.execute(
+            select(
+                KnowledgeArticle.slug, KnowledgeArticle.language, KnowledgeArticle.content_hash
+            ).where(KnowledgeArticle.workspace_id == workspace_id)
+        )
+    }
+    checked = [a.checked() for a in articles]
+    return [a for a in checked if hashes.get((a.slug, a.language)) != a.content_hash()]
 
 
 async def _write_chunks(
     session: AsyncSession,
     pairs: Sequence[tuple[KnowledgeArticle, ArticleIn]],
-    encoder: Encoder,
+    encoder: Encoder | None,
+    embedded: Embedded | None,
 ) -> int:
-    """Replace the chunks of ``pairs``' articles (all encoded in one batch)."""
-    texts: list[str] = []
-    owners: list[tuple[KnowledgeArticle, int]] = []
-    for row, article in pairs:
-        for position, text in enumerate(chunks(article.title, article.body)):
-            texts.append(text)
-            owners.append((row, position))
-    embeddings = await _encode(texts, encoder)
+    """Replace the chunks of ``pairs``' articles with their passages (``embedded``, else
+    encoded now, in one batch)."""
+    known = dict(embedded or {})
+    missing = [a for _, a in pairs if (a.slug, a.language) not in known]
+    if missing:
+        known.update(await embed_articles(missing, encoder))
     ids = [row.id for row, _ in pairs]
     if ids:
         await session.execute(delete(KnowledgeChunk).where(KnowledgeChunk.article_id.in_(ids)))
-    session.add_all(
-        KnowledgeChunk(
-            workspace_id=row.workspace_id,
-            article_id=row.id,
-            position=position,
-            text=text,
-            encoder=encoder.name,
-            embedding=embedding,
-        )
-        for (row, position), text, embedding in zip(owners, texts, embeddings, strict=True)
-    )
+    written = 0
+    for row, article in pairs:
+        passages = known[(article.slug, article.language)]
+        for position, (text, blob) in enumerate(
+            zip(passages.texts, passages.embeddings, strict=True)
+        ):
+            session.add(
+                KnowledgeChunk(
+                    workspace_id=row.workspace_id,
+                    article_id=row.id,
+                    position=position,
+                    text=text,
+                    encoder=passages.encoder,
+                    embedding=blob,
+                )
+            )
+            written += 1
     await session.flush()
-    return len(texts)
+    return written
 
 
 def _apply(row: KnowledgeArticle, article: ArticleIn) -> None:
@@ -136,9 +186,14 @@ async def upsert_articles(
     workspace_id: str,
     articles: Sequence[ArticleIn],
     encoder: Encoder | None = None,
+    *,
+    embedded: Embedded | None = None,
 ) -> ImportResult:
-    """Create or update articles by ``(slug, language)``; unchanged ones are left alone."""
-    encoder = encoder or default_encoder()
+    """Create or update articles by ``(slug, language)``; unchanged ones are left alone.
+
+    Pass ``embedded`` (from :func:`embed_articles` of :func:`changed_articles`, computed
+    before the transaction) to keep the encoder out of the write transaction; articles
+    without passages there are encoded here."""
     checked = list({(a.slug, a.language): a for a in (x.checked() for x in articles)}.values())
     existing = {
         (row.slug, row.language): row
@@ -167,12 +222,17 @@ async def upsert_articles(
             continue
         pairs.append((row, article))
     await session.flush()
-    n_chunks = await _write_chunks(session, pairs, encoder)
+    n_chunks = await _write_chunks(session, pairs, encoder, embedded)
     return ImportResult(created, updated, len(checked) - created - updated, n_chunks)
 
 
 async def create_article(
-    session: AsyncSession, workspace_id: str, article: ArticleIn, encoder: Encoder | None = None
+    session: AsyncSession,
+    workspace_id: str,
+    article: ArticleIn,
+    encoder: Encoder | None = None,
+    *,
+    embedded: Embedded | None = None,
 ) -> KnowledgeArticle:
     article = article.checked()
     if await _find(session, workspace_id, article.slug, article.language) is not None:
@@ -183,7 +243,7 @@ async def create_article(
     _apply(row, article)
     session.add(row)
     await session.flush()
-    await _write_chunks(session, [(row, article)], encoder or default_encoder())
+    await _write_chunks(session, [(row, article)], encoder, embedded)
     return row
 
 
@@ -193,24 +253,31 @@ async def update_article(
     article_id: str,
     changes: dict[str, object],
     encoder: Encoder | None = None,
+    *,
+    embedded: Embedded | None = None,
 ) -> KnowledgeArticle | None:
     """Apply ``changes`` (any of the :class:`ArticleIn` fields); None if there is no such
     article in this workspace."""
     row = await get_article(session, workspace_id, article_id)
     if row is None:
         return None
-    if "tags" in changes:
-        tags: Any = changes["tags"] or ()
-        changes = {**changes, "tags": tuple(tags)}
-    article = replace(_as_input(row), **changes).checked()  # type: ignore[arg-type]
+    article = merged_article(row, changes)
     other = await _find(session, workspace_id, article.slug, article.language)
     if other is not None and other.id != row.id:
         raise DuplicateArticle(f"an article {article.slug!r} in {article.language!r} exists")
     if article.content_hash() != row.content_hash:
         _apply(row, article)
         await session.flush()
-        await _write_chunks(session, [(row, article)], encoder or default_encoder())
+        await _write_chunks(session, [(row, article)], encoder, embedded)
     return row
+
+
+def merged_article(row: KnowledgeArticle, changes: dict[str, object]) -> ArticleIn:
+    """The stored article with ``changes`` applied, validated."""
+    if "tags" in changes:
+        tags: Any = changes["tags"] or ()
+        changes = {**changes, "tags": tuple(tags)}
+    return replace(_as_input(row), **changes).checked()  # type: ignore[arg-type]
 
 
 async def delete_article(session: AsyncSession, workspace_id: str, article_id: str) -> bool:
