@@ -7,6 +7,7 @@ the question. An unchanged article (same content digest) is not re-encoded.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -86,18 +87,36 @@ Embedded = Mapping[tuple[str, str], Passages]
 """Passages by article ``(slug, language)``."""
 
 
+def passage_key(encoder_name: str, text: str) -> str:
+    """Identifies a passage's vector in a precomputed table (see :mod:`toonbank.knowledge.demo`)."""
+    return hashlib.sha256(f"{encoder_name}\x1f{text}".encode()).hexdigest()[:40]
+
+
 async def embed_articles(
-    articles: Sequence[ArticleIn], encoder: Encoder | None = None
+    articles: Sequence[ArticleIn],
+    encoder: Encoder | None = None,
+    *,
+    known: Mapping[str, bytes] | None = None,
 ) -> dict[tuple[str, str], Passages]:
-    """Chunk and encode ``articles`` in one batch (in a worker thread; no database access)."""
+    """Chunk and encode ``articles`` in one batch (in a worker thread; no database access).
+
+    ``known`` maps :func:`passage_key` to precomputed vectors (float32 bytes): passages found
+    there are not encoded, so the model is not even loaded when all are."""
     encoder = encoder or default_encoder()
+    known = known or {}
     checked = [a.checked() for a in articles]
     per_article = [chunks(a.title, a.body) for a in checked]
     texts = [t for group in per_article for t in group]
-    blobs: list[bytes] = []
-    if texts:
-        vectors = await to_thread.run_sync(lambda: encoder.encode(texts))
-        blobs = [np.asarray(row, dtype=np.float32).tobytes() for row in vectors]
+    keys = [passage_key(encoder.name, t) for t in texts]
+    todo = [t for t, k in zip(texts, keys, strict=True) if k not in known]
+    fresh: dict[str, bytes] = {}
+    if todo:
+        vectors = await to_thread.run_sync(lambda: encoder.encode(todo))
+        fresh = {
+            passage_key(encoder.name, t): np.asarray(row, dtype=np.float32).tobytes()
+            for t, row in zip(todo, vectors, strict=True)
+        }
+    blobs = [known.get(k) or fresh[k] for k in keys]
     embedded: dict[tuple[str, str], Passages] = {}
     offset = 0
     for article, group in zip(checked, per_article, strict=True):
