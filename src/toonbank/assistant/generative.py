@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import anyio
 import openai
@@ -217,8 +217,3 @@ class GenerativeLayer:
             return Generated(fallback, False, reason)
         rejected = self._guarded("translate", output, [text], fallback)
         return rejected or Generated(output, True)
-
-
-def describe(layer: GenerativeLayer | None) -> dict[str, Any]:
-    """For status pages: whether the layer is on and which model it uses (no secrets)."""
-    return {"enabled": layer is not None, "model": layer.model if layer else None}
