@@ -16,6 +16,7 @@ from toonbank.api import contacts as contacts_api
 from toonbank.api import rest, webhooks
 from toonbank.api.errors import install_error_handlers
 from toonbank.assistant import api as assistant_api
+from toonbank.assistant import metrics_api as assistant_metrics_api
 from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
 from toonbank.commerce import orders_api
@@ -28,6 +29,7 @@ from toonbank.inbox import selling as inbox_selling
 from toonbank.inbox import web as inbox_web
 from toonbank.inbox import work as inbox_work
 from toonbank.inbox.suggestions import api as suggestions_api
+from toonbank.knowledge import api as knowledge_api
 from toonbank.ops import api as ops_api
 from toonbank.ops.limits import BodySizeLimit, RateLimiter
 from toonbank.pipeline.worker import Worker
@@ -86,6 +88,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         orders_api.router,
         pay_page.router,
         assistant_api.router,
+        assistant_metrics_api.router,
         auth_api.router,
         inbox_api.router,
         inbox_api.ws_router,
@@ -94,6 +97,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         inbox_web.router,
         suggestions_api.router,
         inbox_canned.router,
+        knowledge_api.router,
     ):
         app.include_router(router)
 

@@ -21,6 +21,7 @@ from rich.console import Console
 from toonbank.assistant.cli import assistant_app
 from toonbank.commerce.cli import catalog_app, stores_app
 from toonbank.config import Settings, load_settings
+from toonbank.knowledge.cli import knowledge_app
 from toonbank.ops.logging import configure_logging
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(stores_app, name="stores")
 app.add_typer(assistant_app, name="assistant")
+app.add_typer(knowledge_app, name="knowledge")
 
 err = Console(stderr=True, soft_wrap=True)
 

@@ -57,6 +57,22 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=1.0, description="First retry delay (doubles).")
     retry_max_seconds: float = Field(default=300.0, description="Longest delay between retries.")
     dispatch_timeout: float = Field(default=10.0, description="HTTP timeout for provider sends.")
+    llm_enabled: bool = Field(
+        default=False,
+        description="Use the optional generative layer (rephrasing, grounded answers, "
+        "translation) through an OpenAI-compatible endpoint. Off: the assistant is "
+        "deterministic.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible API base, e.g. https://api.openai.com/v1, "
+        "http://127.0.0.1:11434/v1 (Ollama), http://gpu-box:8000/v1 (vLLM).",
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Chat model name at that endpoint.")
+    llm_api_key: str | None = Field(default=None, description="Bearer key (never logged).")
+    llm_timeout: float = Field(
+        default=8.0, description="Seconds before a generation is abandoned for the fallback."
+    )
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or a per-installation key kept in ``data_dir``."""

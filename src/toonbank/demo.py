@@ -1,5 +1,6 @@
 """The demo workspace: created on ``toonbank serve --demo`` when it does not exist yet, with
-a fashion shop to search (catalog, stores with opening hours, shipping methods)."""
+a fashion shop to search (catalog, stores with opening hours, shipping methods) and its
+help-centre articles (knowledge base)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import select
 from toonbank.auth.service import create_agent
 from toonbank.commerce.demo import seed_shop
 from toonbank.context import Context
+from toonbank.knowledge.demo import seed_knowledge
 from toonbank.models import Agent
 from toonbank.workspaces.service import create_workspace, workspace_by_name
 
@@ -48,4 +50,5 @@ async def ensure_demo(ctx: Context) -> DemoInfo:
                 display_name="Demo Stylist",
             )
     await seed_shop(ctx.db, workspace.id)
+    await seed_knowledge(ctx.db, workspace.id)
     return DemoInfo(workspace.id, created, api_key, DEMO_EMAIL, DEMO_PASSWORD)

@@ -27,6 +27,8 @@ SCOPES: Final = (
     "orders:write",
     "assistant:read",
     "assistant:write",
+    "knowledge:read",
+    "knowledge:write",
 )
 ALL_SCOPES: Final = "*"
 

@@ -31,6 +31,7 @@ from toonbank.models.inbox import (
     InboxTeam,
     InboxTeamMember,
 )
+from toonbank.models.knowledge import KnowledgeArticle, KnowledgeChunk
 from toonbank.models.orders import (
     Cart,
     CartLine,
@@ -82,6 +83,8 @@ __all__ = [
     "InboxSlaMark",
     "InboxTeam",
     "InboxTeamMember",
+    "KnowledgeArticle",
+    "KnowledgeChunk",
     "LinkCode",
     "Location",
     "MediaFetch",

@@ -50,6 +50,15 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_conversation_id_id", "conversation_id", "id"),
         Index("ix_events_contact_id_id", "contact_id", "id"),
+        # Assistant metrics read only assistant.* events of a workspace over a time window;
+        # a partial index keeps the hot insert path of every other event untouched.
+        Index(
+            "ix_events_assistant",
+            "workspace_id",
+            "created_at",
+            sqlite_where=text("type LIKE 'assistant.%'"),
+            postgresql_where=text("type LIKE 'assistant.%'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

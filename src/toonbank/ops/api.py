@@ -37,4 +37,25 @@ async def prometheus(ctx: Context = Depends(get_ctx)) -> Response:
     metrics.QUEUE_DEPTH.labels("normalize").set(await pending_count(ctx))
     metrics.QUEUE_DEPTH.labels("process").set(len(await pending_conversations(ctx, limit=10_000)))
     metrics.QUEUE_DEPTH.labels("dispatch").set(await outbox_depth(ctx))
+    await _assistant_gauges(ctx)
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+async def _assistant_gauges(ctx: Context) -> None:
+    """Assistant rates of the last 24 hours, all workspaces (per workspace: the REST API)."""
+    from datetime import timedelta
+
+    from toonbank.assistant.metrics import assistant_metrics
+    from toonbank.kit.clock import now
+
+    async with ctx.db.session() as session:
+        result = await assistant_metrics(session, None, now() - timedelta(hours=24))
+    for kind, value in (
+        ("automation", result.automation_rate),
+        ("handover", result.handover_rate),
+        ("fallback", result.fallback_rate),
+    ):
+        metrics.ASSISTANT_RATE.labels(kind).set(value if value is not None else 0.0)
+    metrics.ASSISTANT_CONVERSATIONS.labels("automated").set(result.automated)
+    metrics.ASSISTANT_CONVERSATIONS.labels("confirmed").set(result.confirmed_automated)
+    metrics.ASSISTANT_CONVERSATIONS.labels("handed_over").set(result.handovers)

@@ -34,3 +34,26 @@ DELIVERY_LATENCY = Histogram(
 )
 QUEUE_DEPTH = Gauge("toonbank_queue_depth", "Pending work items by pipeline stage", ["stage"])
 PROCESSING_BATCHES = Counter("toonbank_processing_batches_total", "Committed batches of bot turns")
+
+ASSISTANT_TURNS = Counter(
+    "toonbank_assistant_turns_total",
+    "Customer messages answered by the assistant (built-in intents; business intents as "
+    "'business'; languages outside the nine as 'other')",
+    ["intent", "language", "fallback"],
+)
+ASSISTANT_RESOLUTIONS = Counter(
+    "toonbank_assistant_resolutions_total",
+    "Customer answers to 'did this solve it?'",
+    ["confirmed"],
+)
+ASSISTANT_CSAT = Counter("toonbank_assistant_csat_total", "CSAT scores received", ["score"])
+ASSISTANT_RATE = Gauge(
+    "toonbank_assistant_rate",
+    "Assistant rates over the last 24 hours, all workspaces (computed at scrape time)",
+    ["kind"],
+)
+ASSISTANT_CONVERSATIONS = Gauge(
+    "toonbank_assistant_conversations",
+    "Conversations the assistant served in the last 24 hours, by outcome",
+    ["outcome"],
+)

@@ -1,7 +1,7 @@
 """inbox suggestions: learned answer bank, suggestions, agents' decisions, canned responses
 
 Revision ID: 0012_inbox_suggestions
-Revises: 0009_assistant_intents
+Revises: 0011_knowledge
 Create Date: 2026-12-01 21:35:05.984988
 """
 
@@ -16,7 +16,7 @@ from sqlalchemy.dialects import postgresql
 import toonbank.models.base
 
 revision: str = "0012_inbox_suggestions"
-down_revision: str | None = "0009_assistant_intents"
+down_revision: str | None = "0011_knowledge"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
