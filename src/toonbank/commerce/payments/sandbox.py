@@ -52,3 +52,6 @@ class SandboxProvider:
 
     async def release(self, provider_ref: str) -> None:
         return None
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        return None  # the page refuses anything but an open, unexpired payment

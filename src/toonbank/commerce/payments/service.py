@@ -12,12 +12,14 @@ from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any, Final
 
+import structlog
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import PaymentLink, Text
 from toonbank.commerce import orders
 from toonbank.commerce.money import Money
+from toonbank.commerce.payments.mollie_provider import MollieProvider
 from toonbank.commerce.payments.port import (
     AUTHORIZED,
     CANCELED,
@@ -28,6 +30,7 @@ from toonbank.commerce.payments.port import (
     PAID,
     Capture,
     LinkRequest,
+    Notification,
     PaymentError,
     PaymentProvider,
 )
@@ -39,11 +42,12 @@ from toonbank.kit.clock import now
 from toonbank.kit.crypto import new_secret
 from toonbank.models import Order, OrderLine, Payment, PaymentAccount, PaymentEvent
 
+log = structlog.get_logger(__name__)
 DEFAULT_EXPIRY: Final = timedelta(hours=24)
 _RANK: Final = {OPEN: 0, AUTHORIZED: 1, PAID: 2, FAILED: 3, EXPIRED: 3, CANCELED: 3}
 
 
-PROVIDERS: Final = ("sandbox", "stripe")
+PROVIDERS: Final = ("sandbox", "stripe", "mollie")
 
 
 async def account_for(session: AsyncSession, workspace_id: str, name: str) -> PaymentAccount:
@@ -63,6 +67,8 @@ def provider_of(ctx: Context, account: PaymentAccount) -> PaymentProvider:
     values = ctx.secret_box.open(account.secrets)
     if account.provider == "stripe":
         return StripeProvider(values["secret_key"], values["webhook_secret"])
+    if account.provider == "mollie":
+        return MollieProvider(values["api_key"])
     raise PaymentError("unknown_provider", f"no payment provider {account.provider!r}")
 
 
@@ -94,33 +100,52 @@ async def handle_webhook(
                 Payment.workspace_id == account.workspace_id,
             )
         )
-        if payment is None:
+        if payment is None:  # forged, another shop's, or not ours: nothing to fetch or change
             continue
-        seen = await uow.session.scalar(
-            select(PaymentEvent.id).where(
-                PaymentEvent.provider == account.provider, PaymentEvent.event_id == note.event_id
-            )
-        )
-        if seen is not None:
-            continue
-        uow.session.add(
-            PaymentEvent(
-                workspace_id=account.workspace_id,
-                payment_id=payment.id,
-                provider=account.provider,
-                event_id=note.event_id,
-                type=note.type[:64],
-            )
-        )
-        captured = None
-        status = note.status
-        if status is None:
-            report = await provider.fetch_status(note.provider_ref)
-            status, captured = report.status, report.amount_captured
-        if await apply_status(ctx, uow, payment, status, actor=account.provider, captured=captured):
+        if await _apply_note(ctx, uow, provider, payment, note, actor=account.provider):
             changed += 1
     await uow.session.flush()
     return changed
+
+
+async def _apply_note(
+    ctx: Context, uow: UnitOfWork, provider: PaymentProvider, payment: Payment,
+    note: Notification, *, actor: str,
+) -> bool:  # fmt: skip
+    """Record one notification once (``payment_events``) and apply the status it carries or,
+    when it carries none, the status fetched from the provider."""
+    status, captured = note.status, None
+    if status is None:
+        report = await provider.fetch_status(note.provider_ref)
+        status, captured = report.status, report.amount_captured
+    event_id = note.event_id or f"{note.provider_ref}:{status}"
+    seen = await uow.session.scalar(
+        select(PaymentEvent.id).where(
+            PaymentEvent.provider == payment.provider, PaymentEvent.event_id == event_id[:255]
+        )
+    )
+    if seen is not None:
+        return False
+    uow.session.add(
+        PaymentEvent(
+            workspace_id=payment.workspace_id,
+            payment_id=payment.id,
+            provider=payment.provider,
+            event_id=event_id[:255],
+            type=note.type[:64],
+        )
+    )
+    return await apply_status(ctx, uow, payment, status, actor=actor, captured=captured)
+
+
+async def refresh(ctx: Context, uow: UnitOfWork, payment: Payment) -> bool:
+    """Ask the provider for the payment's state now (the customer is back from its page
+    before its webhook arrived); recorded like a webhook, so the webhook then changes nothing."""
+    if payment.provider == "sandbox" or payment.provider_ref is None:
+        return False
+    provider = await provider_for(ctx, uow.session, payment.workspace_id, payment.provider)
+    note = Notification(event_id="", provider_ref=payment.provider_ref, type="return")
+    return await _apply_note(ctx, uow, provider, payment, note, actor=payment.provider)
 
 
 def payment_json(payment: Payment) -> dict[str, Any]:
@@ -170,8 +195,7 @@ async def create_payment(
         raise PaymentError("invalid_state", f"the order is {order.status}, not pending")
     for earlier in await payments_of(uow.session, order):
         if earlier.status == OPEN:  # one live link at a time: the old one stops working
-            earlier.status = CANCELED
-            earlier.updated_at = now()
+            await stop_link(ctx, uow, earlier, CANCELED, actor="system")
     amount = Money(order.total_minor, order.currency)
     payment = Payment(
         workspace_id=order.workspace_id,
@@ -190,7 +214,13 @@ async def create_payment(
     uow.session.add(payment)
     await uow.session.flush()
     base = ctx.settings.public_url.rstrip("/")
-    gateway = await provider_for(ctx, uow.session, order.workspace_id, provider)
+    webhook_url = f"{base}/webhooks/payments/{provider}"
+    if provider == "sandbox":
+        gateway: PaymentProvider = SandboxProvider(ctx.settings.public_url)
+    else:
+        account = await account_for(uow.session, order.workspace_id, provider)
+        gateway = provider_of(ctx, account)
+        webhook_url = f"{webhook_url}/{account.id}"
     link = await gateway.create_link(
         LinkRequest(
             payment_id=payment.id,
@@ -199,7 +229,7 @@ async def create_payment(
             amount=amount,
             description=f"Order {order.number}",
             return_url=f"{base}/pay/{payment.token}/done",
-            webhook_url=f"{base}/webhooks/payments/{provider}",
+            webhook_url=webhook_url,
             expires_at=payment.expires_at or now() + expires_in,
             capture=capture,
         )
@@ -243,7 +273,11 @@ async def apply_status(
     if status not in _RANK:
         raise PaymentError("invalid_status", f"unknown payment status {status!r}")
     current = payment.status
-    if current == status or current in FINAL or _RANK[status] < _RANK[current]:
+    # A link we stopped (expired, replaced) that the customer still paid at the provider:
+    # the money moved, so the provider's word wins.
+    late = current in (EXPIRED, CANCELED) and status in (AUTHORIZED, PAID)
+    late = late and payment.provider != "sandbox"
+    if current == status or (not late and (current in FINAL or _RANK[status] < _RANK[current])):
         return False
     order = await uow.session.get(Order, payment.order_id)
     assert order is not None
@@ -392,8 +426,27 @@ async def capture_kept(
 
 async def expire_if_due(ctx: Context, uow: UnitOfWork, payment: Payment) -> bool:
     if payment.status == OPEN and is_expired(payment):
-        return await apply_status(ctx, uow, payment, EXPIRED, actor="system")
+        return await stop_link(ctx, uow, payment, EXPIRED, actor="system")
     return False
+
+
+async def stop_link(
+    ctx: Context, uow: UnitOfWork, payment: Payment, status: str, *, actor: str
+) -> bool:
+    """Expire or cancel an open link: the provider stops its page, then the status is recorded.
+
+    Best effort at the provider: when it cannot be reached the link is still stopped here, and
+    a payment the customer makes on it anyway is recorded when reported (see ``apply_status``).
+    """
+    if payment.status != OPEN:
+        return False
+    if payment.provider != "sandbox" and payment.provider_ref:
+        try:
+            gateway = await provider_for(ctx, uow.session, payment.workspace_id, payment.provider)
+            await gateway.cancel_link(payment.provider_ref)
+        except PaymentError as exc:
+            log.warning("payment_link_stop_failed", payment_id=payment.id, code=exc.code)
+    return await apply_status(ctx, uow, payment, status, actor=actor)
 
 
 __all__ = [

@@ -182,3 +182,13 @@ class StripeProvider:
                 await api.v1.payment_intents.cancel_async(intent)
         except stripe.StripeError as exc:
             raise PaymentError("provider_error", f"Stripe: {exc.user_message or exc}") from None
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        """Expire the Checkout Session so its page stops taking payments."""
+        try:
+            async with self._api() as api:
+                session = await api.v1.checkout.sessions.retrieve_async(provider_ref)
+                if session.status == "open":
+                    await api.v1.checkout.sessions.expire_async(provider_ref)
+        except stripe.StripeError as exc:
+            raise PaymentError("provider_error", f"Stripe: {exc.user_message or exc}") from None
