@@ -57,6 +57,15 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=1.0, description="First retry delay (doubles).")
     retry_max_seconds: float = Field(default=300.0, description="Longest delay between retries.")
     dispatch_timeout: float = Field(default=10.0, description="HTTP timeout for provider sends.")
+    payment_reminder_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="Remind the customer this long before a payment link "
+        "expires (0: no reminders; links that live shorter get none).",
+    )
+    fulfilment_max_attempts: int = Field(
+        default=10, ge=1, description="Tries of a fulfilment webhook before it is given up."
+    )
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or a per-installation key kept in ``data_dir``."""

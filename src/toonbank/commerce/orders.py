@@ -238,6 +238,20 @@ def summary_content(order: Order, lines: list[OrderLine]) -> Content:
     )
 
 
+async def customer_language(session: AsyncSession, order: Order) -> str | None:
+    """The language of the contact's latest conversation (None when not known)."""
+    language: str | None = await session.scalar(
+        select(Conversation.language)
+        .where(
+            Conversation.workspace_id == order.workspace_id,
+            Conversation.contact_id == order.contact_id,
+        )
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+    )
+    return language
+
+
 async def notify_customer(ctx: Context, uow: UnitOfWork, order: Order, content: Content) -> bool:
     """Queue ``content`` on the contact's latest conversation (its last channel); False if the
     contact has never written on any channel."""
