@@ -4,6 +4,7 @@ reminders and expiry (``payments/reminders.py``) and fulfilment webhook deliveri
 
 from __future__ import annotations
 
+from toonbank.commerce import fulfilment_delivery
 from toonbank.commerce.payments import reminders
 from toonbank.context import Context
 
@@ -12,4 +13,5 @@ async def run_due(ctx: Context) -> int:
     """Do what is due now; returns how much was done (0: idle)."""
     done = await reminders.remind_due(ctx)
     done += await reminders.expire_due(ctx)
+    done += await fulfilment_delivery.deliver_due(ctx)
     return done

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import PaymentLink, Text
-from toonbank.commerce import orders
+from toonbank.commerce import orders, reservations
 from toonbank.commerce.money import Money
 from toonbank.commerce.payments.mollie_provider import MollieProvider
 from toonbank.commerce.payments.port import (
@@ -40,10 +40,18 @@ from toonbank.context import Context
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.kit.crypto import new_secret
-from toonbank.models import Order, OrderLine, Payment, PaymentAccount, PaymentEvent
+from toonbank.models import (
+    Order,
+    OrderLine,
+    Payment,
+    PaymentAccount,
+    PaymentEvent,
+    StockReservation,
+)
 
 log = structlog.get_logger(__name__)
 DEFAULT_EXPIRY: Final = timedelta(hours=24)
+_LIVE: Final = frozenset({OPEN, AUTHORIZED, PAID})
 _RANK: Final = {OPEN: 0, AUTHORIZED: 1, PAID: 2, FAILED: 3, EXPIRED: 3, CANCELED: 3}
 
 
@@ -193,9 +201,13 @@ async def create_payment(
     """A payment link for the order's total; ``send`` puts it in the customer's conversation."""
     if order.status != orders.PENDING:
         raise PaymentError("invalid_state", f"the order is {order.status}, not pending")
-    for earlier in await payments_of(uow.session, order):
+    earlier_payments = await payments_of(uow.session, order)
+    for earlier in earlier_payments:
         if earlier.status == OPEN:  # one live link at a time: the old one stops working
-            await stop_link(ctx, uow, earlier, CANCELED, actor="system")
+            earlier.status = CANCELED  # (stopped at the provider below, stock kept)
+            earlier.updated_at = now()
+            await _stop_at_provider(ctx, uow, earlier)
+    await _hold_again(uow, order)
     amount = Money(order.total_minor, order.currency)
     payment = Payment(
         workspace_id=order.workspace_id,
@@ -296,6 +308,10 @@ async def apply_status(
         actor=actor,
         data={"payment_id": payment.id, "from": current, "to": status},
     )
+    if status in (FAILED, EXPIRED, CANCELED) and order.status == orders.PENDING:
+        live = [p for p in await payments_of(uow.session, order) if p.status in _LIVE]
+        if not live:  # no live payment left: the stock goes back (a new link holds it again)
+            await reservations.release_order(uow.session, order.workspace_id, order.id)
     if status in (AUTHORIZED, PAID) and order.status == orders.PENDING:
         note = "guarantee authorised; captured later" if status == AUTHORIZED else None
         await orders.change_status(ctx, uow, order, orders.PAID, actor=actor, note=note)
@@ -346,6 +362,7 @@ async def refund(
     ):
         await orders.change_status(ctx, uow, order, orders.REFUNDED, actor=actor)
     else:
+        await orders.emit(ctx, uow, order, "order.partially_refunded")
         await orders.notify_customer(
             ctx, uow, order, Text(text=f"We refunded {refunded} for order {order.number}.")
         )
@@ -440,13 +457,49 @@ async def stop_link(
     """
     if payment.status != OPEN:
         return False
-    if payment.provider != "sandbox" and payment.provider_ref:
-        try:
-            gateway = await provider_for(ctx, uow.session, payment.workspace_id, payment.provider)
-            await gateway.cancel_link(payment.provider_ref)
-        except PaymentError as exc:
-            log.warning("payment_link_stop_failed", payment_id=payment.id, code=exc.code)
+    await _stop_at_provider(ctx, uow, payment)
     return await apply_status(ctx, uow, payment, status, actor=actor)
+
+
+async def _stop_at_provider(ctx: Context, uow: UnitOfWork, payment: Payment) -> None:
+    if payment.provider == "sandbox" or not payment.provider_ref:
+        return
+    try:
+        gateway = await provider_for(ctx, uow.session, payment.workspace_id, payment.provider)
+        await gateway.cancel_link(payment.provider_ref)
+    except PaymentError as exc:
+        log.warning("payment_link_stop_failed", payment_id=payment.id, code=exc.code)
+
+
+async def _hold_again(uow: UnitOfWork, order: Order) -> None:
+    """A new link for an order whose stock went back (its last link failed or expired) holds
+    the stock again, or is refused when it is gone."""
+    session = uow.session
+    if await reservations.held_for(session, order.workspace_id, order.id):
+        return
+    had = await session.scalar(
+        select(StockReservation.id)
+        .where(
+            StockReservation.workspace_id == order.workspace_id,
+            StockReservation.order_id == order.id,
+        )
+        .limit(1)
+    )
+    if had is None:
+        return  # nothing was ever held (untracked stock)
+    lines = (
+        await session.execute(
+            select(OrderLine).where(
+                OrderLine.order_id == order.id, OrderLine.workspace_id == order.workspace_id
+            )
+        )
+    ).scalars()
+    wanted = [(x.variant_id, x.quantity) for x in lines if x.variant_id]
+    try:
+        holds = await reservations.hold(session, order.workspace_id, wanted)
+    except reservations.OutOfStock as exc:
+        raise PaymentError("out_of_stock", f"no longer in stock: {exc}") from None
+    reservations.record(session, order.workspace_id, order.id, holds)
 
 
 __all__ = [
