@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from toonbank.channels.content import PaymentLink, Text
 from toonbank.commerce import orders, reservations
 from toonbank.commerce.money import Money
+from toonbank.commerce.payments import ledger
 from toonbank.commerce.payments.mollie_provider import MollieProvider
 from toonbank.commerce.payments.port import (
     AUTHORIZED,
@@ -325,15 +326,16 @@ async def refund(
     """Refund ``amount`` (None: everything not yet refunded) over the order's captured
     payments; the order becomes ``refunded`` once all of it is back."""
     payments = [p for p in await payments_of(uow.session, order) if p.captured_minor > 0]
-    refundable = sum(p.captured_minor - p.refunded_minor for p in payments)
-    wanted = amount.minor if amount is not None else refundable
+    refundable = [p.captured_minor - p.refunded_minor for p in payments]
+    wanted = amount.minor if amount is not None else sum(refundable)
     if amount is not None and amount.currency != order.currency:
         raise PaymentError("invalid_request", f"the order is in {order.currency}")
-    if wanted <= 0 or wanted > refundable:
-        raise PaymentError("invalid_amount", f"{Money(refundable, order.currency)} can be refunded")
-    left = wanted
-    for payment in payments:
-        part = min(left, payment.captured_minor - payment.refunded_minor)
+    try:
+        parts = ledger.refund_plan(refundable, wanted)
+    except ledger.LedgerError:
+        left = Money(max(sum(refundable), 0), order.currency)
+        raise PaymentError("invalid_amount", f"{left} can be refunded") from None
+    for payment, part in zip(payments, parts, strict=True):
         if part <= 0:
             continue
         assert payment.provider_ref is not None
@@ -341,7 +343,6 @@ async def refund(
         ref = await gateway.refund(payment.provider_ref, Money(part, order.currency))
         payment.refunded_minor += part
         payment.updated_at = now()
-        left -= part
         orders.add_event(
             uow.session,
             order,
@@ -350,8 +351,6 @@ async def refund(
             data={"payment_id": payment.id, "refund": ref,
                   "amount": Money(part, order.currency).to_json()},
         )  # fmt: skip
-        if left == 0:
-            break
     order.refunded_minor += wanted
     order.updated_at = now()
     refunded = Money(wanted, order.currency)
@@ -392,19 +391,16 @@ async def capture_kept(
     unknown = set(kept) - set(by_variant)
     if unknown:
         raise PaymentError("invalid_request", "kept items must be lines of this order")
-    amount = Money.zero(order.currency)
     for variant_id, quantity in kept.items():
         line = by_variant[variant_id]
         if not 0 <= quantity <= line.quantity:
             raise PaymentError("invalid_request", f"{line.title}: 0 to {line.quantity} kept")
-        if quantity:
-            parts = Money(line.total_minor, order.currency).allocate(
-                [quantity, line.quantity - quantity]
-            )
-            amount = amount + parts[0]
-    if amount.minor:
-        amount = amount + Money(order.shipping_minor, order.currency)
-    amount = min(amount, Money(payment.authorized_minor, order.currency), key=lambda m: m.minor)
+    amount = ledger.kept_amount(
+        [(by_variant[v].total_minor, by_variant[v].quantity, q) for v, q in kept.items()],
+        order.shipping_minor,
+        payment.authorized_minor,
+        order.currency,
+    )
     provider = await provider_for(ctx, uow.session, order.workspace_id, payment.provider)
     assert payment.provider_ref is not None
     if amount.minor:  # a partial capture releases the rest of the authorisation
