@@ -18,8 +18,10 @@ import httpx
 import pytest
 from aiohttp import web
 
-from toonbank.commerce.payments import stripe_provider
+from toonbank.commerce.money import Money
+from toonbank.commerce.payments import service, stripe_provider
 from toonbank.context import Context
+from toonbank.models import Order
 
 from .test_api import auth
 from .test_payments_sandbox import outbound, pending_order
@@ -43,6 +45,7 @@ class FakeStripe:
                        "status": "requires_payment_method", "amount_received": 0,
                        "currency": "eur", "amount": 0}  # fmt: skip
         self.refunded = 0
+        self.refund_keys: dict[str, dict[str, Any]] = {}
 
     async def handle(self, request: web.Request) -> web.Response:
         form = dict(await request.post()) if request.method == "POST" else dict(request.query)
@@ -61,14 +64,19 @@ class FakeStripe:
                 body["payment_intent"] = self.intent
             return web.json_response(body)
         if path == "/v1/refunds":
+            key = request.headers.get("idempotency-key", "")
+            if key in self.refund_keys:  # Stripe replays the first answer
+                return web.json_response(self.refund_keys[key])
             amount = int(form["amount"])
             if amount > self.intent["amount_received"] - self.refunded:
                 return web.json_response({"error": {"type": "invalid_request_error",
                                           "message": "Refund amount is greater than charge"}},
                                          status=400)  # fmt: skip
             self.refunded += amount
-            return web.json_response({"id": f"re_test_{len(self.requests)}", "object": "refund",
-                                      "status": "succeeded", "amount": amount})  # fmt: skip
+            refund = {"id": f"re_test_{len(self.requests)}", "object": "refund",
+                      "status": "succeeded", "amount": amount}  # fmt: skip
+            self.refund_keys[key] = refund
+            return web.json_response(refund)
         intent_path = f"/v1/payment_intents/{self.intent['id']}"
         if path == f"{intent_path}/capture" and self.intent["status"] == "requires_capture":
             # Stripe releases whatever is not captured
@@ -191,6 +199,20 @@ async def test_stripe_checkout_webhooks_and_refund(
         {"payment_intent": fake_stripe.intent["id"], "amount": "4485"},
     )
     assert refund.json()["refunded"]["amount"] == "44.85" and refund.json()["status"] == "paid"
+
+    # A refund whose transaction rolled back after Stripe refunded (a crash before commit) is
+    # asked again with the same idempotency key: Stripe replays it, nothing is refunded twice.
+    with pytest.raises(RuntimeError):
+        async with ctx.db.uow() as uow:
+            row = await uow.session.get(Order, oid)
+            assert row is not None
+            await service.refund(ctx, uow, row, Money.of("10.00", "EUR"), actor="test")
+            raise RuntimeError("crash before commit")
+    assert fake_stripe.refunded == 5485
+    again = await app_client.post(f"/api/v1/orders/{oid}/refunds", json={"amount": "10.00"},
+                                  headers=auth(key))  # fmt: skip
+    assert again.status_code == 200 and again.json()["refunded"]["amount"] == "54.85"
+    assert fake_stripe.refunded == 5485 and len(fake_stripe.refund_keys) == 2
 
 
 async def test_webhook_for_unknown_account_is_404(app_client: httpx.AsyncClient) -> None:

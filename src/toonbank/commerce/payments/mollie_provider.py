@@ -149,10 +149,10 @@ class MollieProvider:
             captured = money_of(payment.amount_captured) or money_of(payment.amount)
         return ProviderStatus(provider_ref, status, captured)
 
-    async def refund(self, provider_ref: str, amount: Money) -> str:
+    async def refund(self, provider_ref: str, amount: Money, key: str) -> str:
         def call(client: Client) -> str:
             payment = client.payments.get(provider_ref)
-            refund = payment.refunds.create({"amount": amount_json(amount)})
+            refund = payment.refunds.create({"amount": amount_json(amount)}, idempotency_key=key)
             return str(refund.id)
 
         return await self._run(call)

@@ -44,7 +44,7 @@ class SandboxProvider:
     async def fetch_status(self, provider_ref: str) -> ProviderStatus:
         raise PaymentError("unsupported", "the sandbox's state is the payment record itself")
 
-    async def refund(self, provider_ref: str, amount: Money) -> str:
+    async def refund(self, provider_ref: str, amount: Money, key: str) -> str:
         return "sbx_re_" + new_secret(8)
 
     async def capture(self, provider_ref: str, amount: Money) -> None:

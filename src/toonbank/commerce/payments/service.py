@@ -340,7 +340,10 @@ async def refund(
             continue
         assert payment.provider_ref is not None
         gateway = await provider_for(ctx, uow.session, order.workspace_id, payment.provider)
-        ref = await gateway.refund(payment.provider_ref, Money(part, order.currency))
+        # The same request state gives the same key: a retry after a lost answer (or a
+        # rolled-back commit) is deduplicated by the provider instead of refunding twice.
+        key = f"toonbank-refund-{payment.id}-{payment.refunded_minor}-{part}"
+        ref = await gateway.refund(payment.provider_ref, Money(part, order.currency), key)
         payment.refunded_minor += part
         payment.updated_at = now()
         orders.add_event(

@@ -153,12 +153,13 @@ class StripeProvider:
             captured = Money(intent.amount_received, intent.currency.upper())
         return ProviderStatus(provider_ref, status, captured)
 
-    async def refund(self, provider_ref: str, amount: Money) -> str:
+    async def refund(self, provider_ref: str, amount: Money, key: str) -> str:
         intent = await self._intent(provider_ref)
         try:
             async with self._api() as api:
                 refund = await api.v1.refunds.create_async(
-                    params={"payment_intent": intent, "amount": amount.minor}
+                    params={"payment_intent": intent, "amount": amount.minor},
+                    options={"idempotency_key": key},
                 )
         except stripe.StripeError as exc:
             raise PaymentError("provider_error", f"Stripe: {exc.user_message or exc}") from None
