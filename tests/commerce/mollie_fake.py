@@ -57,6 +57,10 @@ class FakeMollie:
     def authorize(self, payment_id: str) -> None:
         self._set(payment_id, "authorized")
 
+    def start(self, payment_id: str) -> None:
+        """The customer is in the bank's flow: pending, no longer cancelable."""
+        self._set(payment_id, "pending")
+
     def expire(self, payment_id: str) -> None:
         self._set(payment_id, "expired")
 

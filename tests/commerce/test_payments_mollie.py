@@ -191,3 +191,27 @@ async def test_mollie_nothing_kept_releases_everything(
     assert none.json()["status"] == "cancelled"
     assert fake_mollie.payments[ref]["status"] == "canceled"
     assert not any(p.endswith("/captures") for _, p, _ in fake_mollie.requests)
+
+
+async def test_replaced_link_paid_anyway_is_recorded_and_stops_the_new_one(
+    app_client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str], fake_mollie: FakeMollie
+) -> None:
+    key = workspace["api_key"]
+    path = await connect(app_client, key)
+    s = await pending_order(app_client, ctx, workspace)
+    oid = s["order"]["id"]
+    first = await link(app_client, key, oid, send=False)
+    [ref1] = fake_mollie.payments
+    fake_mollie.start(ref1)  # the customer is already at the bank: Mollie cannot cancel it
+    second = await link(app_client, key, oid, send=False)
+    ref2 = next(r for r in fake_mollie.payments if r != ref1)
+    assert fake_mollie.payments[ref1]["status"] == "pending"
+    fake_mollie.pay(ref1)
+    assert (await hook(app_client, path, ref1)).status_code == 200
+    listed = (await app_client.get(f"/api/v1/orders/{oid}/payments", headers=auth(key))).json()
+    assert [(p["id"], p["status"]) for p in listed] == [
+        (first["id"], "paid"),  # the money moved: recorded although the link was replaced
+        (second["id"], "canceled"),
+    ]
+    assert fake_mollie.payments[ref2]["status"] == "canceled"  # can no longer be paid twice
+    assert (await order_of(app_client, key, oid))["status"] == "paid"

@@ -316,6 +316,10 @@ async def apply_status(
     if status in (AUTHORIZED, PAID) and order.status == orders.PENDING:
         note = "guarantee authorised; captured later" if status == AUTHORIZED else None
         await orders.change_status(ctx, uow, order, orders.PAID, actor=actor, note=note)
+    if status in (AUTHORIZED, PAID):  # paid through one link: the others stop working
+        for other in await payments_of(uow.session, order):
+            if other.id != payment.id and other.status == OPEN:
+                await stop_link(ctx, uow, other, CANCELED, actor="system")
     await uow.session.flush()
     return True
 
