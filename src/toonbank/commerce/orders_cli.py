@@ -159,7 +159,7 @@ def refund(
     database_url: DatabaseUrl = None,
     config: ConfigFile = None,
 ) -> None:
-    """Refund part (``--amount 10.00``) or all of what was paid for an order."""
+    """Refund part (--amount 10.00) or all of what was paid for an order."""
 
     async def job(settings: Settings) -> dict[str, Any]:
         from toonbank.cli import _context, _workspace_id
