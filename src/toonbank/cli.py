@@ -20,6 +20,7 @@ from rich.console import Console
 
 from toonbank.assistant.cli import assistant_app
 from toonbank.commerce.cli import catalog_app, stores_app
+from toonbank.commerce.orders_cli import orders_app, payments_app
 from toonbank.config import Settings, load_settings
 from toonbank.knowledge.cli import knowledge_app
 from toonbank.ops.logging import configure_logging
@@ -38,6 +39,8 @@ app.add_typer(channels_app, name="channels")
 app.add_typer(agents_app, name="agents")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(stores_app, name="stores")
+app.add_typer(orders_app, name="orders")
+app.add_typer(payments_app, name="payments")
 app.add_typer(assistant_app, name="assistant")
 app.add_typer(knowledge_app, name="knowledge")
 

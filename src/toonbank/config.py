@@ -73,6 +73,15 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(
         default=8.0, description="Seconds before a generation is abandoned for the fallback."
     )
+    payment_reminder_minutes: int = Field(
+        default=60,
+        ge=0,
+        description="Remind the customer this long before a payment link "
+        "expires (0: no reminders; links that live shorter get none).",
+    )
+    fulfilment_max_attempts: int = Field(
+        default=10, ge=1, description="Tries of a fulfilment webhook before it is given up."
+    )
 
     def resolved_secret_key(self) -> str:
         """The configured secret, or a per-installation key kept in ``data_dir``."""

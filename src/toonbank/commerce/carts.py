@@ -3,7 +3,8 @@
 A cart belongs to a contact, not to a channel. Each line captures the variant's unit price (the
 sale price when there is one) in minor units when it is added. Checkout re-reads every variant:
 a changed price or missing stock refuses the checkout with the list of problems (and takes the
-new prices, so the customer can confirm and check out again). Never commits.
+new prices, so the customer can confirm and check out again). A successful checkout holds
+the stock (``reservations.py``). Never commits.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toonbank.commerce import reservations
 from toonbank.commerce.money import Money
 from toonbank.commerce.pricing import Discount, PricingError, Totals, price
 from toonbank.commerce.shipping import quote
@@ -372,6 +374,16 @@ async def checkout(session: AsyncSession, cart: Cart, *, actor: str) -> Order:
         await session.flush()
         raise CheckoutRefused(problems)
     sums = await totals(session, cart, lines)
+    try:  # hold the stock now: two customers can never both buy the last one
+        holds = await reservations.hold(
+            session, cart.workspace_id, [(x.variant_id, x.quantity) for x in lines]
+        )
+    except reservations.OutOfStock as exc:
+        line = next(x for x in lines if x.variant_id == exc.variant_id)
+        await session.flush()
+        raise CheckoutRefused(
+            [Problem(exc.variant_id, "out_of_stock", f"{line.title}: only {exc.available} left")]
+        ) from None
     if cart.discount_code and sums.discount.minor:
         row, _discount = await discount_for(session, cart.workspace_id, cart.discount_code)
         row.uses += 1
@@ -426,6 +438,7 @@ async def checkout(session: AsyncSession, cart: Cart, *, actor: str) -> Order:
             created_at=moment,
         )
     )
+    reservations.record(session, cart.workspace_id, order.id, holds)
     cart.status = CHECKED_OUT
     cart.updated_at = moment
     await session.flush()

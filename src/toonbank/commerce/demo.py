@@ -1,6 +1,7 @@
 """The demo fashion shop: a few hundred products with variants (imported through the GMC
 importer, with Dutch translations and stock per store), four stores in the Netherlands and
-Belgium with opening hours and holidays, and shipping methods.
+Belgium with opening hours and holidays, shipping methods, VAT rates and a discount code
+(``WELCOME10``), so a newcomer can check out and pay on the sandbox's TEST MODE page.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from toonbank.commerce.shipping import upsert_method
 from toonbank.commerce.stores import StoreIn, upsert_store
 from toonbank.db import Database
 from toonbank.kit.clock import now
-from toonbank.models import Product
+from toonbank.models import DiscountCode, Product, TaxRate
 
 DEMO_PRODUCTS = 300
 WEEKDAY = ["10:00-18:00"]
@@ -130,6 +131,14 @@ async def seed_shop(db: Database, workspace_id: str, products: int = DEMO_PRODUC
         )  # fmt: skip
         for code, values in _shipping(year):
             await upsert_method(uow.session, workspace_id, code, values)
+        # Ready to check out and pay: VAT for both countries, a welcome code; the sandbox
+        # payment provider (TEST MODE page) needs no account, so links work offline.
+        uow.session.add_all([
+            TaxRate(workspace_id=workspace_id, country="NL", rate_bp=2100, updated_at=now()),
+            TaxRate(workspace_id=workspace_id, country="BE", rate_bp=2100, updated_at=now()),
+            DiscountCode(workspace_id=workspace_id, code="WELCOME10", kind="percent",
+                         percent_bp=1000, uses=0, active=True),
+        ])  # fmt: skip
     items = list(sample.products(products))
     feeds: list[tuple[str, ImportOptions]] = []
     english = io.StringIO()

@@ -9,6 +9,9 @@ An order is created ``pending`` at checkout and counts as placed once ``paid``. 
 writes an ``order_events`` row. A change the customer cares about (paid, shipped with its
 tracking number, delivered, cancelled, refunded) is queued as a message on the contact's latest
 conversation, on the channel they last used; the pipeline's outbox delivers it.
+
+Stock held at checkout is given back when the order is cancelled and leaves the shelf
+(``quantity`` goes down) when it is fulfilled, shipped or delivered, whichever comes first.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import Content, LineItem, OrderSummary, Text
 from toonbank.channels.render import degrade
+from toonbank.commerce import fulfilment, reservations
 from toonbank.commerce.money import Money
 from toonbank.context import Context
 from toonbank.conversations.service import open_conversation, queue_outbound, recipients
@@ -193,6 +197,10 @@ async def change_status(
     order.updated_at = moment
     if target == PAID and order.paid_at is None:
         order.paid_at = moment
+    if target == CANCELLED:
+        await reservations.release_order(uow.session, order.workspace_id, order.id)
+    elif target in (FULFILLED, SHIPPED, DELIVERED):
+        await reservations.consume_order(uow.session, order.workspace_id, order.id)
     data: dict[str, Any] = {}
     if carrier or tracking_number:
         data = {"carrier": order.carrier, "tracking_number": order.tracking_number}
@@ -206,10 +214,23 @@ async def change_status(
         note=note,
         data=data,
     )
+    await emit(ctx, uow, order, f"order.{target}" if target != previous else "order.tracking")
     if notify:
         await notify_customer(ctx, uow, order, status_message(order))
     await uow.session.flush()
     return True
+
+
+async def emit(ctx: Context, uow: UnitOfWork, order: Order, event: str) -> int:
+    """Queue ``event`` for the workspace's fulfilment endpoints in this transaction (outbox);
+    the worker sends it after commit. Returns how many deliveries were queued."""
+    endpoints = await fulfilment.endpoints_for(uow.session, order.workspace_id, event)
+    if not endpoints:
+        return 0
+    data = {"order": await order_json(uow.session, order, events=False)}
+    fulfilment.enqueue(uow.session, endpoints, order_id=order.id, event=event, data=data)
+    uow.on_commit(lambda: ctx.wake("commerce"))
+    return len(endpoints)
 
 
 def status_message(order: Order) -> Content:
@@ -236,6 +257,20 @@ def summary_content(order: Order, lines: list[OrderLine]) -> Content:
         total=order.total_minor,
         status=order.status,
     )
+
+
+async def customer_language(session: AsyncSession, order: Order) -> str | None:
+    """The language of the contact's latest conversation (None when not known)."""
+    language: str | None = await session.scalar(
+        select(Conversation.language)
+        .where(
+            Conversation.workspace_id == order.workspace_id,
+            Conversation.contact_id == order.contact_id,
+        )
+        .order_by(Conversation.created_at.desc())
+        .limit(1)
+    )
+    return language
 
 
 async def notify_customer(ctx: Context, uow: UnitOfWork, order: Order, content: Content) -> bool:

@@ -21,6 +21,7 @@ from toonbank.auth.service import KeyPrincipal
 from toonbank.commerce import carts, orders
 from toonbank.commerce.money import Money, MoneyError
 from toonbank.commerce.payments import service as payments
+from toonbank.commerce.payments.mollie_provider import API_KEY as MOLLIE_KEY
 from toonbank.commerce.payments.port import PaymentError
 from toonbank.context import Context
 from toonbank.kit.clock import now
@@ -463,8 +464,25 @@ async def capture_order(
 
 
 class AccountBody(_Body):
-    secret_key: str = Field(min_length=8, max_length=255)
-    webhook_secret: str = Field(min_length=8, max_length=255)
+    """Stripe: ``secret_key`` and ``webhook_secret``; Mollie: ``api_key`` (``test_…``)."""
+
+    secret_key: str | None = Field(default=None, min_length=8, max_length=255)
+    webhook_secret: str | None = Field(default=None, min_length=8, max_length=255)
+    api_key: str | None = Field(default=None, min_length=8, max_length=255)
+
+
+def _account_secrets(provider: str, body: AccountBody) -> dict[str, str]:
+    if provider == "stripe" and body.secret_key and body.webhook_secret and not body.api_key:
+        return {"secret_key": body.secret_key, "webhook_secret": body.webhook_secret}
+    if provider == "mollie" and body.api_key and not (body.secret_key or body.webhook_secret):
+        if not MOLLIE_KEY.match(body.api_key):
+            raise ApiError(422, "invalid_request", "api_key: a Mollie test_… or live_… key")
+        return {"api_key": body.api_key}
+    raise ApiError(
+        422,
+        "invalid_request",
+        "stripe takes secret_key and webhook_secret; mollie takes api_key",
+    )
 
 
 @router.put("/payments/providers/{provider}")
@@ -474,9 +492,11 @@ async def put_payment_account(
     principal: KeyPrincipal = Depends(WRITE),
     ctx: Context = Depends(get_ctx),
 ) -> Any:
-    """Connect the workspace's Stripe account; answers the webhook path to register there."""
-    if provider != "stripe":
-        raise ApiError(422, "invalid_request", "provider: stripe")
+    """Connect the workspace's Stripe or Mollie account; answers the webhook path (register it
+    in Stripe; Mollie gets it with every payment)."""
+    if provider not in ("stripe", "mollie"):
+        raise ApiError(422, "invalid_request", "provider: stripe or mollie")
+    values = _account_secrets(provider, body)
     async with ctx.db.uow() as uow:
         row = await uow.session.scalar(
             select(PaymentAccount).where(
@@ -487,7 +507,7 @@ async def put_payment_account(
         if row is None:
             row = PaymentAccount(workspace_id=principal.workspace_id, provider=provider)
             uow.session.add(row)
-        row.secrets = ctx.secret_box.seal(body.model_dump())
+        row.secrets = ctx.secret_box.seal(values)
         row.active = True
         await uow.session.flush()
         return {"provider": provider, "id": row.id,

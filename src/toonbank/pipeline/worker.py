@@ -16,6 +16,7 @@ from typing import Any
 
 import structlog
 
+from toonbank.commerce.tasks import run_due as run_commerce
 from toonbank.context import PIPELINE_TOPIC, Context
 from toonbank.inbox.maintenance import tick as inbox_tick
 from toonbank.inbox.routing import route_queued
@@ -27,7 +28,7 @@ from toonbank.pipeline.process import process_pending
 from toonbank.pipeline.receipts import reconcile_pending_receipts
 
 log = structlog.get_logger(__name__)
-STAGES = ("normalize", "process", "dispatch", "media", "route")
+STAGES = ("normalize", "process", "dispatch", "media", "route", "commerce")
 MAINTENANCE_INTERVAL = 5.0
 
 
@@ -54,6 +55,7 @@ class Worker:
             asyncio.create_task(self._loop("dispatch", self._dispatch), name="dispatch"),
             asyncio.create_task(self._loop("media", self._media), name="media"),
             asyncio.create_task(self._loop("route", self._route), name="route"),
+            asyncio.create_task(self._loop("commerce", self._commerce), name="commerce"),
             asyncio.create_task(self._maintain(), name="maintenance"),
         ]
         log.info("worker_started", worker=self.name)
@@ -82,8 +84,13 @@ class Worker:
     async def _route(self) -> int:
         return await route_queued(self.ctx)
 
+    async def _commerce(self) -> int:
+        return await run_commerce(self.ctx)  # payment link reminders/expiry, fulfilment webhooks
+
     async def _idle_timeout(self, stage: str) -> float:
         poll = self.ctx.settings.worker_poll_interval
+        if stage == "commerce":  # minutes-scale deadlines; new deliveries wake it
+            return poll * 10
         if stage == "route":  # woken when a conversation is queued; the sweep is a safety net
             return poll * 10
         if stage == "dispatch" and not self.dispatcher.saturated:

@@ -60,7 +60,7 @@ class Link:
 
 @dataclass(frozen=True, slots=True)
 class ProviderStatus:
-    """What the provider says about one payment now."""
+    """What the provider says about one payment now (``amount_captured`` when paid)."""
 
     provider_ref: str
     status: str  # one of STATUSES
@@ -72,7 +72,9 @@ class Notification:
     """A verified webhook: which payment it is about and, when the provider says, its status.
 
     ``event_id`` is unique per provider (duplicates are ignored); ``status`` None means
-    "something changed, fetch it" (Mollie sends only the id).
+    "something changed, fetch it" (Mollie sends only the id). An empty ``event_id`` means the
+    provider has none: the service then keys the event on the fetched state
+    (``<provider_ref>:<status>``), so a repeated webhook for the same state is ignored.
     """
 
     event_id: str
@@ -92,8 +94,14 @@ class PaymentProvider(Protocol):
 
     async def fetch_status(self, provider_ref: str) -> ProviderStatus: ...
 
-    async def refund(self, provider_ref: str, amount: Money) -> str: ...
+    async def refund(self, provider_ref: str, amount: Money, key: str) -> str:
+        """Refund ``amount``; ``key`` is an idempotency key (a retry never refunds twice)."""
+        ...
 
     async def capture(self, provider_ref: str, amount: Money) -> None: ...
 
     async def release(self, provider_ref: str) -> None: ...
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        """Stop an open link so it can no longer be paid (expiry, a newer link)."""
+        ...

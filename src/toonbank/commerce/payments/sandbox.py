@@ -44,7 +44,7 @@ class SandboxProvider:
     async def fetch_status(self, provider_ref: str) -> ProviderStatus:
         raise PaymentError("unsupported", "the sandbox's state is the payment record itself")
 
-    async def refund(self, provider_ref: str, amount: Money) -> str:
+    async def refund(self, provider_ref: str, amount: Money, key: str) -> str:
         return "sbx_re_" + new_secret(8)
 
     async def capture(self, provider_ref: str, amount: Money) -> None:
@@ -52,3 +52,6 @@ class SandboxProvider:
 
     async def release(self, provider_ref: str) -> None:
         return None
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        return None  # the page refuses anything but an open, unexpired payment

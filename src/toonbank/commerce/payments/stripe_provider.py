@@ -153,12 +153,13 @@ class StripeProvider:
             captured = Money(intent.amount_received, intent.currency.upper())
         return ProviderStatus(provider_ref, status, captured)
 
-    async def refund(self, provider_ref: str, amount: Money) -> str:
+    async def refund(self, provider_ref: str, amount: Money, key: str) -> str:
         intent = await self._intent(provider_ref)
         try:
             async with self._api() as api:
                 refund = await api.v1.refunds.create_async(
-                    params={"payment_intent": intent, "amount": amount.minor}
+                    params={"payment_intent": intent, "amount": amount.minor},
+                    options={"idempotency_key": key},
                 )
         except stripe.StripeError as exc:
             raise PaymentError("provider_error", f"Stripe: {exc.user_message or exc}") from None
@@ -180,5 +181,15 @@ class StripeProvider:
         try:
             async with self._api() as api:
                 await api.v1.payment_intents.cancel_async(intent)
+        except stripe.StripeError as exc:
+            raise PaymentError("provider_error", f"Stripe: {exc.user_message or exc}") from None
+
+    async def cancel_link(self, provider_ref: str) -> None:
+        """Expire the Checkout Session so its page stops taking payments."""
+        try:
+            async with self._api() as api:
+                session = await api.v1.checkout.sessions.retrieve_async(provider_ref)
+                if session.status == "open":
+                    await api.v1.checkout.sessions.expire_async(provider_ref)
         except stripe.StripeError as exc:
             raise PaymentError("provider_error", f"Stripe: {exc.user_message or exc}") from None

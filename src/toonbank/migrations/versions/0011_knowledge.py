@@ -1,7 +1,7 @@
 """knowledge base (articles, chunks with embeddings) and an index for assistant metrics
 
 Revision ID: 0011_knowledge
-Revises: 0009_assistant_intents
+Revises: 0010_commerce_fulfilment
 Create Date: 2026-12-01 21:33:14
 
 ``ix_events_assistant`` is partial (``type LIKE 'assistant.%'``): metrics read assistant
@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql
 import toonbank.models.base
 
 revision: str = "0011_knowledge"
-down_revision: str | None = "0009_assistant_intents"
+down_revision: str | None = "0010_commerce_fulfilment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
