@@ -9,14 +9,16 @@ from typing import Any
 import pytest
 from bench.suggestions import curve, load, replay
 from sqlalchemy import select
+from tests.knowledge.helpers import ARTICLES, WARRANTY_EN
 
 from toonbank.context import Context
 from toonbank.inbox.suggestions import bank, engine
 from toonbank.inbox.suggestions.engine import Candidate
 from toonbank.inbox.suggestions.facts import Facts
-from toonbank.inbox.suggestions.knowledge import NoKnowledge, Passage, use_knowledge
+from toonbank.inbox.suggestions.knowledge import KnowledgeBase, Passage, use_knowledge
 from toonbank.inbox.suggestions.templating import render, templatize, unknown_variables
 from toonbank.kit.clock import now
+from toonbank.knowledge import upsert_articles
 from toonbank.models import AnswerEntry
 from toonbank.workspaces.service import create_workspace
 
@@ -189,7 +191,7 @@ async def test_knowledge_and_generator_ports_feed_suggestions(ctx: Context) -> N
                 session, ws, question=question, vector=vector, language="en", facts=Facts()
             )
     finally:
-        use_knowledge(NoKnowledge())
+        use_knowledge(KnowledgeBase())
         engine.use_generator(None)
     assert [(c.text, c.sources) for c in found] == [
         (
@@ -208,3 +210,27 @@ async def test_knowledge_and_generator_ports_feed_suggestions(ctx: Context) -> N
             )
             == []
         )
+
+
+async def test_suggestions_quote_the_workspace_knowledge_base_by_default(ctx: Context) -> None:
+    ws = await _workspace(ctx)
+    other = await _workspace(ctx, "rival")
+    async with ctx.db.uow() as uow:
+        await upsert_articles(uow.session, other, [WARRANTY_EN])
+    question = "Is there a warranty when the zip breaks?"
+    vector = (await engine.embed([question]))[0]
+    async with ctx.db.session() as session:
+        before = await engine.suggest(
+            session, ws, question=question, vector=vector, language="en", facts=Facts()
+        )
+    assert not [c for c in before if any(s["type"] == "knowledge" for s in c.sources)]
+    async with ctx.db.uow() as uow:
+        await upsert_articles(uow.session, ws, ARTICLES)
+    async with ctx.db.session() as session:
+        found = await engine.suggest(
+            session, ws, question=question, vector=vector, language="en", facts=Facts()
+        )
+    quoted = [c for c in found if any(s["type"] == "knowledge" for s in c.sources)]
+    assert quoted, found
+    assert "two-year warranty" in quoted[0].text
+    assert quoted[0].sources[0]["title"] == "Warranty"

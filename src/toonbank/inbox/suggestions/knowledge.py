@@ -1,8 +1,10 @@
 """The knowledge-base hook: suggestions ground themselves in articles through this port.
 
-The knowledge base lives elsewhere (``toonbank.knowledge``); this package only needs passages
-to quote. Until a source is installed with :func:`use_knowledge`, :class:`NoKnowledge`
-answers nothing and suggestions come from the answer bank, canned responses and order data.
+The knowledge base lives in ``toonbank.knowledge``; this package only needs passages to quote.
+The default source, :class:`KnowledgeBase`, reads the workspace's articles through
+``search_knowledge``; :func:`use_knowledge` installs another (an external help centre, or
+:class:`NoKnowledge` to ground suggestions only in the answer bank, canned responses and order
+data).
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from toonbank.knowledge.retrieval import search_knowledge
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +56,22 @@ class NoKnowledge:
         return ()
 
 
-_source: KnowledgeSource = NoKnowledge()
+class KnowledgeBase:
+    """The workspace's own knowledge articles (``toonbank.knowledge``)."""
+
+    async def search(
+        self,
+        session: AsyncSession,
+        workspace_id: str,
+        query: str,
+        language: str | None,
+        limit: int = 3,
+    ) -> Sequence[Passage]:
+        hits = await search_knowledge(session, workspace_id, query, language, limit=limit)
+        return [Passage(h.article_id, h.title, h.snippet, h.score) for h in hits]
+
+
+_source: KnowledgeSource = KnowledgeBase()
 
 
 def use_knowledge(source: KnowledgeSource) -> None:
