@@ -28,10 +28,12 @@ from typing import Any
 
 from toonbank.commerce.money import Money, exponent
 from toonbank.commerce.search.port import ProductHit, SearchQuery, SearchResult, VariantHit
+from toonbank.commerce.search.synonyms import related
 from toonbank.commerce.search.text import (
     COLOURS,
     STOPWORDS,
     colour_key,
+    compounds,
     deletes,
     edit_distance,
     fold,
@@ -54,6 +56,8 @@ WEIGHTS = {
 DESCRIPTION_WORDS = 60
 PREFIX_QUALITY = 0.75
 FUZZY_QUALITY = {1: 0.6, 2: 0.4}
+SYNONYM_QUALITY = 0.9
+"""A word of the same cross-lingual group (``Hose`` → ``trousers``), see ``synonyms.py``."""
 MAX_EXPANSIONS = 40
 
 
@@ -168,6 +172,8 @@ class CatalogIndex:
     brand_docs: dict[str, set[int]] = field(default_factory=dict)
     brand_label_docs: dict[str, set[int]] = field(default_factory=dict)
     revision: int = 0
+    synonyms: bool = True
+    """Match the words of a query word's cross-lingual group (off only to measure the gain)."""
     bulk: bool = False
     """While true, new terms are appended to the vocabulary unsorted (see ``finish_bulk``)."""
 
@@ -272,6 +278,7 @@ class CatalogIndex:
         get = weights.get
         fields: list[tuple[Iterable[str], float]] = [
             (terms(product["title"]), WEIGHTS["title"]),
+            (compounds(product["title"]), WEIGHTS["title"]),
             (terms(product.get("brand")), WEIGHTS["brand"]),
             (terms(product.get("category")), WEIGHTS["category"]),
             (terms(product.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"]),
@@ -280,6 +287,7 @@ class CatalogIndex:
         for value in (product.get("translations") or {}).values():
             if isinstance(value, Mapping):
                 fields.append((terms(value.get("title")), WEIGHTS["translation"]))
+                fields.append((compounds(value.get("title")), WEIGHTS["translation"]))
                 description = terms(value.get("description"))[:DESCRIPTION_WORDS]
                 fields.append((description, WEIGHTS["description"]))
         attributes = product.get("attributes") or {}
@@ -337,7 +345,8 @@ class CatalogIndex:
 
     # -- matching ----------------------------------------------------------------------------
     def _expand(self, word: str) -> list[tuple[str, float, int]]:
-        """(term, quality, edit distance) for one query word."""
+        """(term, quality, edit distance) for one query word: the exact term, terms it is a
+        prefix of, the words of its cross-lingual group; else terms within a few edits."""
         base = term(word)
         found: dict[str, tuple[float, int]] = {}
         if base in self.postings:
@@ -348,6 +357,9 @@ class CatalogIndex:
                 if not name.startswith(base):
                     break
                 found.setdefault(name, (PREFIX_QUALITY, 0))
+        for name in (related(base) | related(word)) if self.synonyms else ():
+            if name in self.postings:
+                found.setdefault(name, (SYNONYM_QUALITY, 0))
         if not found:
             # Typo tolerance for typed words of 4+ letters, on the stem ("bots" → "bot" ~
             # "boot") and on the word as typed.
@@ -359,6 +371,14 @@ class CatalogIndex:
                     if name not in found or found[name][1] > distance:
                         found[name] = (FUZZY_QUALITY[distance], distance)
         return [(name, quality, distance) for name, (quality, distance) in found.items()]
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Meaningful words of ``text`` (4+ letters) that match nothing lexically: no term,
+        prefix, synonym or near spelling. These are the ones worth an embedding lookup."""
+        words = [w for w in tokens(text) if w not in STOPWORDS and w not in COLOURS]
+        return [
+            w for w in dict.fromkeys(words) if len(w) >= 4 and w.isalpha() and not self._expand(w)
+        ]
 
     def _near(self, word: str, limit: int) -> list[tuple[str, int]]:
         """Indexed terms within ``limit`` edits of ``word`` (SymSpell candidates, verified)."""
@@ -392,20 +412,41 @@ class CatalogIndex:
         return scores
 
     # -- querying ----------------------------------------------------------------------------
-    def search(self, query: SearchQuery) -> SearchResult:
+    def search(
+        self,
+        query: SearchQuery,
+        semantic: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+    ) -> SearchResult:
+        """Run ``query``. ``semantic`` maps query words the index does not know to indexed
+        terms with a quality in (0, 1] (what the embedding model found near them); they are
+        used only for words that neither match nor are within a few edits of a term."""
         began = time.perf_counter()
         words = tokens(query.text)
         meaningful = [w for w in words if w not in STOPWORDS] or words
         corrections: dict[str, str] = {}
+        interpreted: dict[str, list[str]] = {}
         relaxed = False
         scores: dict[int, float] | None = None
         if meaningful:
             per_word: list[dict[int, float]] = []
             for word in dict.fromkeys(meaningful):
                 expansions = self._expand(word)
-                if expansions and all(d > 0 for _n, _q, d in expansions):
+                if not expansions and semantic and word in semantic:
+                    expansions = [
+                        (name, quality, 0)
+                        for name, quality in semantic[word]
+                        if name in self.postings
+                    ]
+                    if expansions:
+                        interpreted[word] = [name for name, _q, _d in expansions]
+                elif expansions and all(d > 0 for _n, _q, d in expansions):
                     best = min(expansions, key=lambda e: (e[2], -len(self.postings[e[0]][0])))
                     corrections[word] = best[0]
+                else:
+                    own = term(word)
+                    others = [n for n, _q, _d in expansions if n != own and n in related(own)]
+                    if others and own not in self.postings:
+                        interpreted[word] = others
                 per_word.append(self._score(expansions))
             scores, relaxed = _combine(per_word)
         f = _Filters(
@@ -455,6 +496,7 @@ class CatalogIndex:
             hits=hits,
             facets=facets,
             corrections=corrections,
+            interpreted=interpreted,
             relaxed=relaxed,
             took_ms=(time.perf_counter() - began) * 1000,
         )
