@@ -18,7 +18,7 @@ from toonbank.api.errors import install_error_handlers
 from toonbank.assistant import api as assistant_api
 from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
-from toonbank.commerce import orders_api
+from toonbank.commerce import orders_api, recommend_api
 from toonbank.commerce.payments import page as pay_page
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
@@ -80,6 +80,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         contacts_api.router,
         commerce_api.router,
         orders_api.router,
+        recommend_api.router,
         pay_page.router,
         assistant_api.router,
         auth_api.router,

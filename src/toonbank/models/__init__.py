@@ -35,6 +35,7 @@ from toonbank.models.orders import (
     TaxRate,
 )
 from toonbank.models.pipeline import Event, InboundEvent, MediaFetch, MediaObject, WorkerLease
+from toonbank.models.recommendations import Recommendation
 from toonbank.models.tenancy import Agent, AgentSession, ApiKey, Workspace
 
 __all__ = [
@@ -74,6 +75,7 @@ __all__ = [
     "PendingReceipt",
     "Product",
     "ProductVariant",
+    "Recommendation",
     "ShippingMethod",
     "StockLevel",
     "TaxRate",
