@@ -281,3 +281,23 @@ async def test_the_embedding_model_does_not_invent_matches(ctx: Context, shop: s
     for word in ("laptop", "helicopter", "pizza", "banana"):
         result = await find(ctx, shop, word)
         assert (result.total, result.interpreted) == (0, {}), word
+
+
+async def test_colours_beyond_the_bit_mask_still_filter_exactly(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
+    """The 64th and later distinct colours share one bit of the column masks; a filter on one
+    of them must still return only products that have it."""
+    rows = [
+        item(f"C-{n}", f"Scarf shade {n}", "20.00 EUR", colour=f"Shade {n}",
+             category="Accessories > Scarves")
+        for n in range(80)
+    ]  # fmt: skip
+    await import_feed(ctx.db, workspace["id"], gmc_tsv(rows), ImportOptions(language="en"))
+    late = await find(ctx, workspace["id"], "scarf", colours=("Shade 75",))
+    assert titles(late) == ["Scarf shade 75"]
+    early = await find(ctx, workspace["id"], "", colours=("Shade 3", "Shade 70"))
+    assert sorted(titles(early)) == ["Scarf shade 3", "Scarf shade 70"]
+    everything = await find(ctx, workspace["id"], "scarf")
+    assert everything.total == 80
+    assert len(everything.facets["colour"]) == 30  # the top 30 of the 63 counted

@@ -5,9 +5,15 @@ arrays (document number, weight) per term. Replacing a product marks its old doc
 and appends a new one, so incremental refreshes never rewrite postings; the engine rebuilds
 the whole index when too many documents are dead.
 
+A query runs on numpy views of those arrays and of the column arrays in ``columns.py`` (one
+row per document and per variant): a dense score array per word, boolean masks for filters,
+one vectorised pass over the candidate documents' variant rows for the variant-level filters
+and the disjunctive facets, ``bincount`` for category and brand facets, and a partial sort
+for the top hits. Only the shown hits are turned into Python objects.
+
 Matching per query word: the exact term, terms it is a prefix of (``sneak`` → ``sneaker``),
-and terms within a small edit distance (``jakcet`` → ``jacket``; one edit up to 7 letters, two
-beyond), each at a lower weight. Every word must match; when no product matches them all, the
+the words of its cross-lingual group (``synonyms.py``), and terms within a small edit distance
+(``jakcet`` → ``jacket``; one edit up to 7 letters, two beyond), each at a lower weight. Every word must match; when no product matches them all, the
 products matching the most words are returned (``relaxed``).
 """
 

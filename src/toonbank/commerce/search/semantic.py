@@ -115,8 +115,13 @@ class SemanticSearchEngine:
         self,
         lexical: LexicalSearchEngine,
         encoder: Encoder | Callable[[], Encoder] | None = None,
+        *,
+        wait_for_model: bool = False,
     ) -> None:
         self.lexical = lexical
+        self.wait_for_model = wait_for_model
+        """Wait for the concept space when a query needs it (one-shot commands such as the CLI);
+        a server answers lexically meanwhile instead."""
         self._encoder_source = encoder or default_encoder
         self._encoder: Encoder | None = None
         self._spaces: dict[str, ConceptSpace] = {}
@@ -136,6 +141,9 @@ class SemanticSearchEngine:
         if not unknown:
             return index.search(query)
         space = self._space(workspace_id, index)
+        if (space is None or space.revision != index.revision) and self.wait_for_model:
+            await self.prepare(workspace_id)
+            space = self._spaces.get(workspace_id)
         if space is None:
             return index.search(query)
         semantic = await self._lookup(space, unknown)
