@@ -88,6 +88,8 @@ class CatalogResults:
     backends: list[BackendResult] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
     elapsed_s: float = 0.0
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    """``os.getloadavg()`` when the run ended: on 2 cores, anything above 2 means waiting."""
 
 
 def _queries() -> list[tuple[str, dict[str, object]]]:
@@ -179,6 +181,7 @@ def run_catalog(
                 console.print_exception()
                 results.failures.append(f"catalog · {backend}: {type(exc).__name__}: {exc}")
     results.elapsed_s = time.monotonic() - began
+    results.load = os.getloadavg()
     return results
 
 
@@ -429,8 +432,10 @@ def markdown(results: CatalogResults) -> str:
         f"{max((b.rss_mb for b in results.backends), default=0):,.0f} MB (the parsed feed "
         "and the existing keys during an import; the search index afterwards)",
         "- **Noise:** one run on a shared 2-core VM where other test suites may run at the "
-        "same time; the same code has measured a third slower under load. Rerun before "
-        "drawing conclusions.",
+        "same time (load average at the end of this run: "
+        + " / ".join(f"{value:.1f}" for value in results.load)
+        + " over 1 / 5 / 15 min); wall-clock numbers grow with the load, CPU time per query "
+        "much less. Rerun before drawing conclusions.",
         "",
         "### Targets",
         "",
