@@ -13,8 +13,9 @@ for the top hits. Only the shown hits are turned into Python objects.
 
 Matching per query word: the exact term, terms it is a prefix of (``sneak`` → ``sneaker``),
 the words of its cross-lingual group (``synonyms.py``), and terms within a small edit distance
-(``jakcet`` → ``jacket``; one edit up to 7 letters, two beyond), each at a lower weight. Every word must match; when no product matches them all, the
-products matching the most words are returned (``relaxed``).
+(``jakcet`` → ``jacket``; one edit up to 7 letters, two beyond), each at a lower weight.
+Every word must match; when no product matches them all, the products matching the most words
+are returned (``relaxed``).
 """
 
 from __future__ import annotations
