@@ -19,7 +19,7 @@ from toonbank.assistant import api as assistant_api
 from toonbank.assistant import metrics_api as assistant_metrics_api
 from toonbank.channels.connections import find_connection
 from toonbank.commerce import api as commerce_api
-from toonbank.commerce import fulfilment_api, orders_api
+from toonbank.commerce import fulfilment_api, orders_api, recommend_api
 from toonbank.commerce.payments import page as pay_page
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
@@ -87,6 +87,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         commerce_api.router,
         orders_api.router,
         fulfilment_api.router,
+        recommend_api.router,
         pay_page.router,
         assistant_api.router,
         assistant_metrics_api.router,

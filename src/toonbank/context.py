@@ -9,7 +9,7 @@ from httpx_aiohttp import AiohttpTransport
 
 from toonbank.channels.connections import ConnectionCache
 from toonbank.channels.registry import ChannelRegistry, default_registry
-from toonbank.commerce.search import LexicalSearchEngine, SearchEngine
+from toonbank.commerce.search import LexicalSearchEngine, SearchEngine, SemanticSearchEngine
 from toonbank.config import Settings
 from toonbank.db import Database, create_database
 from toonbank.kit.crypto import SecretBox, TokenSigner
@@ -86,5 +86,5 @@ def create_context(settings: Settings) -> Context:
         http=provider_client(settings.dispatch_timeout),
         connections=ConnectionCache(db, box),
         pacer=create_pacer(settings.redis_url),
-        search=LexicalSearchEngine(db),
+        search=SemanticSearchEngine(LexicalSearchEngine(db)),
     )

@@ -10,8 +10,8 @@ import pytest
 
 from toonbank.commerce.catalog import StockUpdate, set_published, set_stock
 from toonbank.commerce.imports import ImportOptions, import_feed
-from toonbank.commerce.search import SearchQuery, SearchResult
-from toonbank.commerce.search.text import colour_key, edit_distance, fold, terms
+from toonbank.commerce.search import SearchQuery, SearchResult, SemanticSearchEngine
+from toonbank.commerce.search.text import colour_key, edit_distance, fold, terms, tokens
 from toonbank.context import Context
 
 from .helpers import gmc_tsv, item
@@ -74,7 +74,7 @@ def titles(result: SearchResult) -> list[str]:
         ("sneaker", ["Canvas sneakers"]),
         ("echarpe merinos", ["Écharpe en laine mérinos"]),  # accents fold away
         ("ÉCHARPE", ["Écharpe en laine mérinos"]),
-        ("jurk", ["Linen midi dress"]),  # the Dutch translation is indexed
+        ("jurk", ["Linen midi dress", "Wrap dress black S"]),  # translation first, then synonym
         ("rode dress", ["Linen midi dress"]),  # Dutch colour word → red
         ("zwart t-shirt", ["Organic cotton T-shirt"]),
         ("corduroy", ["Waxed cotton jacket"]),  # description
@@ -247,3 +247,57 @@ def test_index_bulk_build_then_incremental_changes() -> None:
     index.remove("p0")
     assert index.search(SearchQuery(text="boots")).total == 0
     assert index.alive == 3 and 0 < index.dead_ratio < 1
+
+
+@pytest.mark.timeout(300)  # the first one loads the model and embeds the concept space
+@pytest.mark.parametrize(
+    ("query", "expected", "interpreted"),
+    [
+        ("Kleid", ["Linen midi dress", "Wrap dress black S"], {"kleid": ["dress", "jurk"]}),
+        ("robe noire", ["Wrap dress black S"], {"robe": ["dress", "jurk"]}),  # fr, synonym table
+        ("zapatillas", ["Canvas sneakers"], {"zapatillas": ["sneaker"]}),
+        ("Sommerkleid", ["Linen midi dress", "Wrap dress black S"], None),  # embedding model
+        ("kurteczka", ["Waxed cotton jacket"], None),  # pl diminutive, embedding model
+    ],
+)
+async def test_words_in_other_languages_find_products(
+    ctx: Context, shop: str, query: str, expected: list[str], interpreted: dict[str, list[str]]
+) -> None:
+    assert isinstance(ctx.search, SemanticSearchEngine)
+    await ctx.search.prepare(shop)
+    result = await find(ctx, shop, query)
+    assert sorted(titles(result)) == sorted(expected)
+    assert result.corrections == {}
+    word = tokens(query)[0]
+    assert word in result.interpreted
+    if interpreted is not None:
+        assert {k: sorted(v) for k, v in result.interpreted.items()} == interpreted
+
+
+@pytest.mark.timeout(300)
+async def test_the_embedding_model_does_not_invent_matches(ctx: Context, shop: str) -> None:
+    assert isinstance(ctx.search, SemanticSearchEngine)
+    await ctx.search.prepare(shop)
+    for word in ("laptop", "helicopter", "pizza", "banana"):
+        result = await find(ctx, shop, word)
+        assert (result.total, result.interpreted) == (0, {}), word
+
+
+async def test_colours_beyond_the_bit_mask_still_filter_exactly(
+    ctx: Context, workspace: dict[str, str]
+) -> None:
+    """The 64th and later distinct colours share one bit of the column masks; a filter on one
+    of them must still return only products that have it."""
+    rows = [
+        item(f"C-{n}", f"Scarf shade {n}", "20.00 EUR", colour=f"Shade {n}",
+             category="Accessories > Scarves")
+        for n in range(80)
+    ]  # fmt: skip
+    await import_feed(ctx.db, workspace["id"], gmc_tsv(rows), ImportOptions(language="en"))
+    late = await find(ctx, workspace["id"], "scarf", colours=("Shade 75",))
+    assert titles(late) == ["Scarf shade 75"]
+    early = await find(ctx, workspace["id"], "", colours=("Shade 3", "Shade 70"))
+    assert sorted(titles(early)) == ["Scarf shade 3", "Scarf shade 70"]
+    everything = await find(ctx, workspace["id"], "scarf")
+    assert everything.total == 80
+    assert len(everything.facets["colour"]) == 30  # the top 30 of the 63 counted

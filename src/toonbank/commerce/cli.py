@@ -220,10 +220,12 @@ def search_command(
 
     async def job(settings: Settings) -> Any:
         from toonbank.cli import _context, _workspace_id
-        from toonbank.commerce.search import SearchQuery
+        from toonbank.commerce.search import SearchQuery, SemanticSearchEngine
 
         async with _context(settings) as ctx:
             workspace_id = await _workspace_id(ctx, workspace)
+            if isinstance(ctx.search, SemanticSearchEngine):
+                ctx.search.wait_for_model = True  # one query: worth waiting for the model
             return await ctx.search.search(
                 workspace_id,
                 SearchQuery(

@@ -157,6 +157,12 @@ def products(
         )  # fmt: skip
 
 
+def available(position: int, variant: SampleVariant) -> bool:
+    """The feed's availability of a product's ``position``-th variant (about 1 in 11 of the
+    non-first variants is out of stock; the first never is)."""
+    return not (position and zlib.crc32(variant.id.encode()) % 11 == 0)
+
+
 def write_gmc(items: Sequence[SampleProduct], out: IO[str], *, language: str = "en") -> int:
     """Write a GMC product TSV (``language`` ``en`` or ``nl`` titles); returns rows written."""
     nl = language == "nl"
@@ -165,11 +171,7 @@ def write_gmc(items: Sequence[SampleProduct], out: IO[str], *, language: str = "
     for item in items:
         for index, variant in enumerate(item.variants):
             title = f"{item.title[1 if nl else 0]} {variant.colour[1 if nl else 0]} {variant.size}"
-            state = (
-                "out_of_stock"
-                if index and zlib.crc32(variant.id.encode()) % 11 == 0
-                else "in_stock"
-            )
+            state = "in_stock" if available(index, variant) else "out_of_stock"
             cells = (
                 variant.id, title, item.description[1 if nl else 0],
                 f"https://shop.example/p/{item.group.lower()}?v={variant.id.lower()}",

@@ -49,6 +49,7 @@ from toonbank.models.orders import (
     TaxRate,
 )
 from toonbank.models.pipeline import Event, InboundEvent, MediaFetch, MediaObject, WorkerLease
+from toonbank.models.recommendations import Recommendation
 from toonbank.models.suggestions import (
     AnswerEntry,
     CannedResponse,
@@ -106,6 +107,7 @@ __all__ = [
     "PendingReceipt",
     "Product",
     "ProductVariant",
+    "Recommendation",
     "ReplySuggestion",
     "ShippingMethod",
     "StockLevel",

@@ -1,4 +1,5 @@
-"""Product search: the ``SearchEngine`` port and its lexical, in-memory implementation."""
+"""Product search: the ``SearchEngine`` port, the lexical in-memory engine and the hybrid
+(lexical + embedding model) engine that wraps it."""
 
 from toonbank.commerce.search.lexical import LexicalSearchEngine
 from toonbank.commerce.search.port import (
@@ -8,6 +9,7 @@ from toonbank.commerce.search.port import (
     SearchResult,
     VariantHit,
 )
+from toonbank.commerce.search.semantic import SemanticSearchEngine
 
 __all__ = [
     "LexicalSearchEngine",
@@ -15,5 +17,6 @@ __all__ = [
     "SearchEngine",
     "SearchQuery",
     "SearchResult",
+    "SemanticSearchEngine",
     "VariantHit",
 ]

@@ -5,33 +5,43 @@ arrays (document number, weight) per term. Replacing a product marks its old doc
 and appends a new one, so incremental refreshes never rewrite postings; the engine rebuilds
 the whole index when too many documents are dead.
 
+A query runs on numpy views of those arrays and of the column arrays in ``columns.py`` (one
+row per document and per variant): a dense score array per word, boolean masks for filters,
+one vectorised pass over the candidate documents' variant rows for the variant-level filters
+and the disjunctive facets, ``bincount`` for category and brand facets, and a partial sort
+for the top hits. Only the shown hits are turned into Python objects.
+
 Matching per query word: the exact term, terms it is a prefix of (``sneak`` → ``sneaker``),
-and terms within a small edit distance (``jakcet`` → ``jacket``; one edit up to 7 letters, two
-beyond), each at a lower weight. Every word must match; when no product matches them all, the
-products matching the most words are returned (``relaxed``).
+the words of its cross-lingual group (``synonyms.py``), and terms within a small edit distance
+(``jakcet`` → ``jacket``; one edit up to 7 letters, two beyond), each at a lower weight.
+Every word must match; when no product matches them all, the products matching the most words
+are returned (``relaxed``).
 """
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import math
 import time
 from array import array
-from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from itertools import chain
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
+
 from toonbank.commerce.money import Money, exponent
+from toonbank.commerce.search.columns import OVERFLOW, Columns, Mask
 from toonbank.commerce.search.port import ProductHit, SearchQuery, SearchResult, VariantHit
+from toonbank.commerce.search.synonyms import related
 from toonbank.commerce.search.text import (
     COLOURS,
     STOPWORDS,
     colour_key,
+    compounds,
     deletes,
     edit_distance,
     fold,
@@ -54,6 +64,8 @@ WEIGHTS = {
 DESCRIPTION_WORDS = 60
 PREFIX_QUALITY = 0.75
 FUZZY_QUALITY = {1: 0.6, 2: 0.4}
+SYNONYM_QUALITY = 0.9
+"""A word of the same cross-lingual group (``Hose`` → ``trousers``), see ``synonyms.py``."""
 MAX_EXPANSIONS = 40
 
 
@@ -72,6 +84,8 @@ class VariantDoc:
     stock: int | None = None
     doc: int = -1
     in_stock: bool = False
+    slot: int = -1
+    """Row in ``Columns``' variant arrays."""
 
     def __post_init__(self) -> None:
         self.set_stock(self.stock)
@@ -168,8 +182,15 @@ class CatalogIndex:
     brand_docs: dict[str, set[int]] = field(default_factory=dict)
     brand_label_docs: dict[str, set[int]] = field(default_factory=dict)
     revision: int = 0
+    synonyms: bool = True
+    """Match the words of a query word's cross-lingual group (off only to measure the gain)."""
     bulk: bool = False
     """While true, new terms are appended to the vocabulary unsorted (see ``finish_bulk``)."""
+    columns: Columns = field(default_factory=Columns)
+    _docs_version: int = 0
+    _stock_version: int = 0
+    _cache_version: int = -1
+    _cache: dict[str, Any] = field(default_factory=dict)
 
     @property
     def alive(self) -> int:
@@ -186,6 +207,8 @@ class CatalogIndex:
             return
         doc = self.docs[number]
         doc.alive = False
+        self.columns.kill(number)
+        self._docs_version += 1
         for index, keys in self._memberships(doc):
             for key in keys:
                 members = index.get(key)
@@ -242,9 +265,15 @@ class CatalogIndex:
         for index, keys in self._memberships(doc):
             for key in keys:
                 index.setdefault(key, set()).add(number)
+        self.columns.add_doc(doc.colours, doc.sizes, category, doc.brand)
         for variant in docs:
             variant.doc = number
             self.by_variant[variant.id] = variant
+            variant.slot = self.columns.add_variant(
+                number, variant.price, variant.currency, variant.colours, variant.size_key,
+                variant.in_stock,
+            )  # fmt: skip
+        self._docs_version += 1
         if any(v.in_stock for v in docs):
             self.stocked.add(number)
         self._post_all(number, self._weights(product, docs))
@@ -272,6 +301,7 @@ class CatalogIndex:
         get = weights.get
         fields: list[tuple[Iterable[str], float]] = [
             (terms(product["title"]), WEIGHTS["title"]),
+            (compounds(product["title"]), WEIGHTS["title"]),
             (terms(product.get("brand")), WEIGHTS["brand"]),
             (terms(product.get("category")), WEIGHTS["category"]),
             (terms(product.get("description"))[:DESCRIPTION_WORDS], WEIGHTS["description"]),
@@ -280,6 +310,7 @@ class CatalogIndex:
         for value in (product.get("translations") or {}).values():
             if isinstance(value, Mapping):
                 fields.append((terms(value.get("title")), WEIGHTS["translation"]))
+                fields.append((compounds(value.get("title")), WEIGHTS["translation"]))
                 description = terms(value.get("description"))[:DESCRIPTION_WORDS]
                 fields.append((description, WEIGHTS["description"]))
         attributes = product.get("attributes") or {}
@@ -321,6 +352,8 @@ class CatalogIndex:
     def finish_bulk(self) -> None:
         self.vocabulary.sort()
         self.bulk = False
+        self._title_rank()  # computed here, in the builder's thread, not by the first query
+        self._stocked()
 
     def set_stock(self, levels: Mapping[str, int | None]) -> None:
         touched: set[int] = set()
@@ -328,6 +361,8 @@ class CatalogIndex:
             variant = self.by_variant.get(variant_id)
             if variant is not None:
                 variant.set_stock(quantity)
+                self.columns.set_stock(variant.slot, variant.in_stock)
+                self._stock_version += 1
                 touched.add(variant.doc)
         for number in touched:
             if any(v.in_stock for v in self.docs[number].variants):
@@ -337,7 +372,8 @@ class CatalogIndex:
 
     # -- matching ----------------------------------------------------------------------------
     def _expand(self, word: str) -> list[tuple[str, float, int]]:
-        """(term, quality, edit distance) for one query word."""
+        """(term, quality, edit distance) for one query word: the exact term, terms it is a
+        prefix of, the words of its cross-lingual group; else terms within a few edits."""
         base = term(word)
         found: dict[str, tuple[float, int]] = {}
         if base in self.postings:
@@ -348,6 +384,9 @@ class CatalogIndex:
                 if not name.startswith(base):
                     break
                 found.setdefault(name, (PREFIX_QUALITY, 0))
+        for name in (related(base) | related(word)) if self.synonyms else ():
+            if name in self.postings:
+                found.setdefault(name, (SYNONYM_QUALITY, 0))
         if not found:
             # Typo tolerance for typed words of 4+ letters, on the stem ("bots" → "bot" ~
             # "boot") and on the word as typed.
@@ -359,6 +398,14 @@ class CatalogIndex:
                     if name not in found or found[name][1] > distance:
                         found[name] = (FUZZY_QUALITY[distance], distance)
         return [(name, quality, distance) for name, (quality, distance) in found.items()]
+
+    def unknown_words(self, text: str) -> list[str]:
+        """Meaningful words of ``text`` (4+ letters) that match nothing lexically: no term,
+        prefix, synonym or near spelling. These are the ones worth an embedding lookup."""
+        words = [w for w in tokens(text) if w not in STOPWORDS and w not in COLOURS]
+        return [
+            w for w in dict.fromkeys(words) if len(w) >= 4 and w.isalpha() and not self._expand(w)
+        ]
 
     def _near(self, word: str, limit: int) -> list[tuple[str, int]]:
         """Indexed terms within ``limit`` edits of ``word`` (SymSpell candidates, verified)."""
@@ -392,22 +439,47 @@ class CatalogIndex:
         return scores
 
     # -- querying ----------------------------------------------------------------------------
-    def search(self, query: SearchQuery) -> SearchResult:
+    def search(
+        self,
+        query: SearchQuery,
+        semantic: Mapping[str, Sequence[tuple[str, float]]] | None = None,
+    ) -> SearchResult:
+        """Run ``query``. ``semantic`` maps query words the index does not know to indexed
+        terms with a quality in (0, 1] (what the embedding model found near them); they are
+        used only for words that neither match nor are within a few edits of a term."""
         began = time.perf_counter()
+        columns = self.columns
+        alive = columns.alive()
         words = tokens(query.text)
         meaningful = [w for w in words if w not in STOPWORDS] or words
         corrections: dict[str, str] = {}
+        interpreted: dict[str, list[str]] = {}
         relaxed = False
-        scores: dict[int, float] | None = None
+        scores: npt.NDArray[np.float32] | None = None
+        base = alive.copy()
         if meaningful:
-            per_word: list[dict[int, float]] = []
+            per_word: list[list[tuple[str, float, int]]] = []
             for word in dict.fromkeys(meaningful):
                 expansions = self._expand(word)
-                if expansions and all(d > 0 for _n, _q, d in expansions):
+                if not expansions and semantic and word in semantic:
+                    expansions = [
+                        (name, quality, 0)
+                        for name, quality in semantic[word]
+                        if name in self.postings
+                    ]
+                    if expansions:
+                        interpreted[word] = [name for name, _q, _d in expansions]
+                elif expansions and all(d > 0 for _n, _q, d in expansions):
                     best = min(expansions, key=lambda e: (e[2], -len(self.postings[e[0]][0])))
                     corrections[word] = best[0]
-                per_word.append(self._score(expansions))
-            scores, relaxed = _combine(per_word)
+                else:
+                    own = term(word)
+                    others = [n for n, _q, _d in expansions if n != own and n in related(own)]
+                    if others and own not in self.postings:
+                        interpreted[word] = others
+                per_word.append(expansions)
+            scores, matched, relaxed = self._score_words(per_word, alive)
+            base &= matched
         f = _Filters(
             colours=frozenset(c for value in query.colours for c in colour_key(value)),
             sizes=frozenset(k for value in query.sizes if (k := size_key(value))),
@@ -418,65 +490,192 @@ class CatalogIndex:
             currency=query.currency.upper() if query.currency else None,
             in_stock=query.in_stock,
         )
-        base: set[int] = (
-            self.alive_docs.intersection(scores) if scores is not None else self.alive_docs
-        )
-        constraints = self._constraints(f)
-        docs = _restrict(base, constraints, None)
-        passing: dict[int, list[VariantDoc] | None] = {}
-        lazy = f.exact_per_product
-        if f.on_variants and not lazy:
-            for number in docs:
-                matching = self._matching(self.docs[number], f)
-                if matching:
-                    passing[number] = matching
-        else:
-            passing = dict.fromkeys(docs)
-        facets = self._facets(base, constraints, passing)
-        limit = query.offset + query.limit
-        if scores is None:
-            ranked = heapq.nsmallest(limit, passing)
-            top = [(n, 0.0) for n in ranked[query.offset :]]
-        else:
-            docs_ = self.docs
-            chosen = heapq.nsmallest(limit, passing, key=lambda n: (-scores[n], docs_[n].title, n))
-            top = [(n, scores[n]) for n in chosen[query.offset :]]
+        if f.category:
+            base &= self._category_mask(f.category)
+        if f.brand:
+            base &= self._brand_mask(f.brand)
+        scopes = self._variant_masks(f, base) if f.on_variants else {}
+        final = scopes.get(None, base)
+        facets = self._facets(base, final, scopes)
+        candidates = np.flatnonzero(final)
+        top = self._rank(candidates, scores, query.offset, query.limit)
         hits = [
             self._hit(
-                n,
-                score,
-                self._matching(self.docs[n], f) if lazy else passing[n],
+                int(n),
+                float(scores[n]) if scores is not None else 0.0,
+                self._matching(self.docs[n], f) if f.on_variants else None,
                 query.language,
             )
-            for n, score in top
+            for n in top
         ]
         return SearchResult(
-            total=len(passing),
+            total=len(candidates),
             hits=hits,
             facets=facets,
             corrections=corrections,
+            interpreted=interpreted,
             relaxed=relaxed,
             took_ms=(time.perf_counter() - began) * 1000,
         )
 
-    def _constraints(self, f: _Filters) -> dict[str, set[int]]:
-        """Document sets that every result must be in, per filter (product level)."""
-        out: dict[str, set[int]] = {}
+    def _score_words(
+        self, per_word: list[list[tuple[str, float, int]]], alive: Mask
+    ) -> tuple[npt.NDArray[np.float32], Mask, bool]:
+        """Summed scores, the documents matching every word (else the most words), relaxed."""
+        size = len(self.docs)
+        total = np.zeros(size, dtype=np.float32)
+        count = np.zeros(size, dtype=np.int16)
+        documents = max(self.alive, 1)
+        for expansions in per_word:
+            word = np.zeros(size, dtype=np.float32)
+            for name, quality, _distance in expansions:
+                numbers, weights = self.postings[name]
+                docs = np.frombuffer(numbers, dtype=np.int32)
+                values = np.frombuffer(weights, dtype=np.float32) * np.float32(
+                    math.log(1 + documents / len(numbers)) * quality
+                )
+                current = word[docs]
+                np.maximum(current, values, out=current)
+                word[docs] = current
+                del docs  # release the buffer views before anything appends
+            total += word
+            count += word > 0
+        count[~alive] = 0
+        wanted = len(per_word)
+        matched = count == wanted
+        if matched.any() or wanted == 1:
+            return total, matched, False
+        most = int(count.max()) if size else 0
+        if most == 0:
+            return total, np.zeros(size, dtype=np.bool_), False
+        return total, count == most, True
+
+    def _rank(
+        self,
+        candidates: npt.NDArray[np.intp],
+        scores: npt.NDArray[np.float32] | None,
+        offset: int,
+        limit: int,
+    ) -> list[int]:
+        """Best first (score, then title, then document number); document order without text."""
+        wanted = offset + limit
+        if scores is None or len(candidates) == 0:
+            return [int(n) for n in candidates[offset:wanted]]
+        values = scores[candidates]
+        if len(candidates) > wanted:
+            # Everything scoring at least the wanted-th best (ties included), then sort those.
+            threshold = np.partition(values, len(values) - wanted)[len(values) - wanted]
+            keep = values >= threshold
+            candidates, values = candidates[keep], values[keep]
+        titles = self._title_rank()[candidates]
+        order = np.lexsort((candidates, titles, -values))
+        return [int(n) for n in candidates[order[offset:wanted]]]
+
+    def _title_rank(self) -> npt.NDArray[np.int32]:
+        """Each document's position in title order (recomputed after products change)."""
+        cached = self._cache.get("title_rank")
+        if (
+            cached is None
+            or len(cached) != len(self.docs)
+            or self._cache_version != self._docs_version
+        ):
+            titles = [doc.title for doc in self.docs]
+            order = sorted(range(len(titles)), key=titles.__getitem__)
+            cached = np.empty(len(titles), dtype=np.int32)
+            cached[order] = np.arange(len(titles), dtype=np.int32)
+            self._cache["title_rank"] = cached
+            self._cache_version = self._docs_version
+        return cached
+
+    def _category_mask(self, wanted: str) -> Mask:
+        """Documents whose category path has ``wanted`` at any level."""
+        normalised = " > ".join(p.strip() for p in wanted.split(">"))
+        keys = {wanted, normalised, term(wanted)}
+        ids = [
+            index
+            for index, label in enumerate(self.columns.categories.labels)
+            if not keys.isdisjoint(_category_keys(label))
+        ]
+        return np.isin(np.frombuffer(self.columns.doc_category, dtype=np.int32), ids)
+
+    def _brand_mask(self, wanted: str) -> Mask:
+        ids = [
+            index
+            for index, label in enumerate(self.columns.brands.labels)
+            if fold(label).strip() == wanted
+        ]
+        return np.isin(np.frombuffer(self.columns.doc_brand, dtype=np.int32), ids)
+
+    def _variant_masks(self, f: _Filters, base: Mask) -> dict[str | None, Mask]:
+        """Documents of ``base`` with a variant passing every variant-level filter (key None),
+        and every one but colour / but size (the disjunctive facets' scopes)."""
+        columns = self.columns
+        colour_bits: int | None = None
+        overflow = False
         if f.colours:
-            out["colour"] = _union(self.colour_docs.get(c) for c in f.colours)
+            known = [columns.colours.ids[c] for c in f.colours if c in columns.colours.ids]
+            overflow = any(i >= OVERFLOW for i in known)
+            colour_bits = sum(1 << min(i, OVERFLOW) for i in set(known))
+        size_ids = None
         if f.sizes:
-            out["size"] = _union(self.size_docs.get(s) for s in f.sizes)
-        if f.in_stock:
-            out["stock"] = self.stocked
-        if f.category:
-            wanted = f.category
-            normalised = " > ".join(p.strip() for p in wanted.split(">"))
-            out["category"] = _union(
-                self.category_docs.get(k) for k in {wanted, normalised, term(wanted)}
-            )
-        if f.brand:
-            out["brand"] = self.brand_docs.get(f.brand, set())
+            size_ids = [columns.sizes.ids[s] for s in f.sizes if s in columns.sizes.ids]
+        price = None
+        if f.price_min is not None or f.price_max is not None:
+            price = {
+                index: f._bounds(currency)
+                for currency, index in columns.currencies.ids.items()
+                if not f.currency or currency == f.currency
+            }
+        rows = columns.rows_of(base)
+        passed = columns.variant_filters(
+            rows, colour_bits=colour_bits, size_ids=size_ids, in_stock=f.in_stock, price=price
+        )
+        out: dict[str | None, Mask] = {}
+        for skip in (None, "colour", "size"):
+            kept = [mask for name, mask in passed.items() if name != skip]
+            ok = kept[0].copy() if kept else None
+            for mask in kept[1:]:
+                assert ok is not None
+                ok &= mask
+            out[skip] = base & columns.docs_of(rows, ok)
+        if overflow:  # a rare colour shares the last bit with others: check those exactly
+            for number in np.flatnonzero(out[None]):
+                if not self._matching(self.docs[number], f):
+                    out[None][number] = False
         return out
+
+    def _stocked(self) -> Mask:
+        """Documents with a variant in stock (cached until stock or products change)."""
+        key = (self._docs_version, self._stock_version)
+        cached = self._cache.get("stocked")
+        if cached is None or cached[0] != key:
+            cached = (
+                key,
+                self.columns.docs_of(None, np.frombuffer(self.columns.var_stock, dtype=np.bool_)),
+            )
+            self._cache["stocked"] = cached
+        return cached[1]
+
+    def _facets(
+        self, base: Mask, final: Mask, scopes: dict[str | None, Mask]
+    ) -> dict[str, list[tuple[str, int]]]:
+        """Counts of products per value. Colour and size are disjunctive: each counts what
+        picking that value would give with every other filter kept."""
+        facets: dict[str, list[tuple[str, int]]] = {}
+        for name in ("colour", "size"):
+            scope = scopes.get(name, base)
+            counts = self.columns.bit_counts(name, scope)
+            if name == "size":
+                facets[name] = sorted(counts, key=lambda kv: _size_order(kv[0]))[:40]
+            else:
+                facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:30]
+        for name in ("category", "brand"):
+            counts = self.columns.id_counts(name, final)
+            facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:20]
+        total = int(np.count_nonzero(final))
+        stocked = int(np.count_nonzero(final & self._stocked()))
+        facets["availability"] = [("in_stock", stocked), ("out_of_stock", total - stocked)]
+        return facets
 
     @staticmethod
     def _matching(doc: ProductDoc, f: _Filters) -> list[VariantDoc]:
@@ -489,45 +688,6 @@ class CatalogIndex:
             and (not f.sizes or v.size_key in f.sizes)
             and f.price_ok(v)
         ]
-
-    def _facets(
-        self,
-        base: set[int],
-        constraints: dict[str, set[int]],
-        passing: dict[int, list[VariantDoc] | None],
-    ) -> dict[str, list[tuple[str, int]]]:
-        """Counts of products per value. Colour and size are disjunctive: each counts what
-        picking that value would give with every other filter kept."""
-        facets: dict[str, list[tuple[str, int]]] = {}
-        docs = self.docs
-        per_doc: dict[str, Callable[[int], Iterable[str]]] = {
-            "colour": lambda n: docs[n].colours,
-            "size": lambda n: docs[n].sizes,
-            "category": lambda n: [c for c in (docs[n].category,) if c],
-            "brand": lambda n: [b for b in (docs[n].brand,) if b],
-        }
-        for name, index in (("colour", self.colour_docs), ("size", self.size_docs)):
-            scope = _restrict(base, constraints, name)
-            counts = _count(index, scope, self.alive_docs, per_doc[name])
-            if name == "size":
-                facets[name] = sorted(counts, key=lambda kv: _size_order(kv[0]))[:40]
-            else:
-                facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:30]
-        result = passing.keys()
-        final = result if isinstance(result, set) else set(result)
-        for name, index in (
-            ("category", self.category_path_docs),
-            ("brand", self.brand_label_docs),
-        ):
-            counts = _count(index, final, self.alive_docs, per_doc[name])
-            facets[name] = sorted(counts, key=lambda kv: (-kv[1], kv[0]))[:20]
-        stocked = (
-            len(final & self.stocked)
-            if len(final) > len(self.stocked)
-            else len(self.stocked & final)
-        )
-        facets["availability"] = [("in_stock", stocked), ("out_of_stock", len(final) - stocked)]
-        return facets
 
     def _hit(
         self, number: int, score: float, matching: list[VariantDoc] | None, language: str | None
@@ -559,72 +719,6 @@ class CatalogIndex:
                 for v in variants
             ],
         )
-
-
-def _union(sets: Iterable[set[int] | None]) -> set[int]:
-    out: set[int] = set()
-    for item in sets:
-        if item:
-            out |= item
-    return out
-
-
-def _restrict(base: set[int], constraints: dict[str, set[int]], skip: str | None) -> set[int]:
-    sets = [s for name, s in constraints.items() if name != skip]
-    if not sets:
-        return base
-    sets.sort(key=len)
-    smallest = sets[0] if len(sets[0]) < len(base) else base
-    out = set(smallest)
-    for other in [base, *sets]:
-        if other is not smallest:
-            out &= other
-    return out
-
-
-def _count(
-    index: dict[str, set[int]],
-    scope: set[int],
-    everything: set[int],
-    values: Callable[[int], Iterable[str]],
-) -> list[tuple[str, int]]:
-    """Products per value within ``scope``: set sizes when the scope is everything, a pass
-    over the scope when it is tiny, else one C-level set intersection per value."""
-    if scope is everything or len(scope) == len(everything):  # a subset of equal size
-        return [(value, len(docs)) for value, docs in index.items() if docs]
-    if len(scope) < 64:  # a handful of products: look at each
-        return list(Counter(chain.from_iterable(values(n) for n in scope)).items())
-    counts = []
-    for value, docs in index.items():
-        n = len(scope & docs) if len(scope) < len(docs) else len(docs & scope)
-        if n:
-            counts.append((value, n))
-    return counts
-
-
-def _combine(per_word: list[dict[int, float]]) -> tuple[dict[int, float], bool]:
-    """Documents matching every word (summed scores); else those matching the most words."""
-    if not per_word:
-        return {}, False
-    ordered = sorted(per_word, key=len)
-    common = set(ordered[0])
-    for scores in ordered[1:]:
-        common.intersection_update(scores)
-        if not common:
-            break
-    if common:
-        return {n: sum(s[n] for s in per_word) for n in common}, False
-    if len(per_word) == 1:
-        return {}, False
-    matched: Counter[int] = Counter()
-    for scores in per_word:
-        matched.update(scores.keys())
-    if not matched:
-        return {}, False
-    most = max(matched.values())
-    return {
-        n: sum(s.get(n, 0.0) for s in per_word) for n, count in matched.items() if count == most
-    }, True
 
 
 @lru_cache(maxsize=10_000)

@@ -53,8 +53,9 @@ _VARIANT_COLUMNS = (
 
 
 class LexicalSearchEngine:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, synonyms: bool = True) -> None:
         self._db = db
+        self._synonyms = synonyms
         self._indexes: dict[str, CatalogIndex] = {}
         self._locks: dict[str, asyncio.Lock] = {}
 
@@ -99,7 +100,7 @@ class LexicalSearchEngine:
                 )
             ).all()
             stock = await _stock(session, workspace_id, None)
-        index = await asyncio.to_thread(_assemble, products, variants, stock)
+        index = await asyncio.to_thread(_assemble, products, variants, stock, self._synonyms)
         index.revision = revision
         # Keep the cyclic garbage collector from walking the index's millions of objects on
         # every full collection (pauses of a second at 100,000 products): they live until the
@@ -175,14 +176,17 @@ async def _stock(
 
 
 def _assemble(
-    products: Sequence[Any], variants: Sequence[Any], stock: Mapping[str, int]
+    products: Sequence[Any],
+    variants: Sequence[Any],
+    stock: Mapping[str, int],
+    synonyms: bool = True,
 ) -> CatalogIndex:
     by_product: dict[str, list[dict[str, Any]]] = {}
     for row in variants:
         item = dict(row._mapping)
         item["stock"] = stock.get(row.id)
         by_product.setdefault(row.product_id, []).append(item)
-    index = CatalogIndex(bulk=True)
+    index = CatalogIndex(bulk=True, synonyms=synonyms)
     for row in products:
         index.add(row._mapping, by_product.get(row.id, []))
     index.finish_bulk()

@@ -89,6 +89,9 @@ class SearchResult:
     facets: dict[str, list[tuple[str, int]]]
     corrections: dict[str, str] = field(default_factory=dict)
     """Query words that matched only through typo tolerance → the word they matched."""
+    interpreted: dict[str, list[str]] = field(default_factory=dict)
+    """Query words the catalog does not contain, matched through the cross-lingual synonym
+    table or the embedding model → the indexed terms they stood for (``hose`` → ``trouser``)."""
     relaxed: bool = False
     """No product matched every word; these match most of them."""
     took_ms: float = 0.0
@@ -101,6 +104,7 @@ class SearchResult:
                 k: [{"value": v, "count": c} for v, c in vs] for k, vs in self.facets.items()
             },
             "corrections": self.corrections,
+            "interpreted": self.interpreted,
             "relaxed": self.relaxed,
             "took_ms": round(self.took_ms, 2),
         }

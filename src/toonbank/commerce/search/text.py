@@ -20,19 +20,29 @@ _SPECIAL = str.maketrans(
 
 COLOURS: Final[dict[str, str]] = {}
 for _canonical, _words in {
-    "black": "black zwart zwarte schwarz schwarze noir noire nero negro",
-    "white": "white wit witte weiss weisse blanc blanche bianco blanco offwhite ecru",
-    "grey": "grey gray grijs grijze grau graue gris grigio antraciet anthracite",
-    "blue": "blue blauw blauwe blau blaue bleu azul blu",
-    "navy": "navy marine marineblauw",
-    "red": "red rood rode rot rote rouge rosso rojo",
-    "green": "green groen groene grun grune gruen vert verte verde",
-    "yellow": "yellow geel gele gelb gelbe jaune giallo amarillo",
-    "orange": "orange oranje arancione naranja",
-    "pink": "pink roze rosa",
-    "purple": "purple paars paarse lila violet viola",
-    "brown": "brown bruin bruine braun braune brun marron",
-    "beige": "beige",
+    "black": "black zwart zwarte schwarz schwarze schwarzes schwarzer schwarzen noir noire "
+    "noirs noires nero nera neri nere negro negra negros negras preto preta pretos pretas "
+    "czarny czarna czarne negru neagra",
+    "white": "white wit witte weiss weisse weisses weisser weissen blanc blanche blancs "
+    "blanches bianco bianca bianchi bianche blanco blanca blancos blancas branco branca "
+    "bialy biala biale alb alba offwhite ecru",
+    "grey": "grey gray grijs grijze grau graue graues grauer grauen gris grise grigio grigia "
+    "cinza szary szara szare gri antraciet anthracite",
+    "blue": "blue blauw blauwe blau blaue blaues blauer blauen bleu bleue bleus azul azules "
+    "blu azzurro azzurra niebieski niebieska niebieskie albastru albastra",
+    "navy": "navy marine marineblauw marinblau",
+    "red": "red rood rode rot rote rotes roter roten rouge rouges rosso rossa rossi rosse rojo "
+    "roja rojos rojas vermelho vermelha czerwony czerwona czerwone rosu rosie",
+    "green": "green groen groene grun grune grunes gruner grunen gruen vert verte verts "
+    "vertes verde verdi verdes zielony zielona zielone",
+    "yellow": "yellow geel gele gelb gelbe gelbes gelber jaune giallo gialla amarillo "
+    "amarilla amarelo amarela zolty zolta zolte galben",
+    "orange": "orange oranje arancione naranja laranja pomaranczowy portocaliu",
+    "pink": "pink roze rosa rozowy rozowa roz",
+    "purple": "purple paars paarse lila violet viola fioletowy mov",
+    "brown": "brown bruin bruine braun braune braunes brun brune marron marrom brazowy "
+    "brazowa maro",
+    "beige": "beige bezowy bej",
 }.items():
     for _word in _words.split():
         COLOURS[_word] = _canonical
@@ -40,8 +50,10 @@ for _canonical, _words in {
 STOPWORDS: Final = frozenset(
     """a an and the for with of in on to by at or
     de het een en voor met van in op te bij of
-    der die das ein eine und fur mit von im auf zu
-    le la les un une et pour avec du des en au aux""".split()  # noqa: SIM905
+    der die das ein eine und fur mit von im auf zu aus
+    le la les un une et pour avec du des en au aux
+    el los las y con del para il lo gli di da e per em com do dos na nas
+    w z ze i dla cu si""".split()  # noqa: SIM905
 )
 
 
@@ -92,6 +104,16 @@ def _terms(text: str) -> tuple[str, ...]:
 def terms(text: str | None) -> tuple[str, ...]:
     """Indexed forms of the words of ``text`` (cached: feeds repeat brands and descriptions)."""
     return _terms(text) if text else ()
+
+
+_COMPOUND = re.compile(r"\w+(?:-\w+)+")
+
+
+def compounds(text: str | None) -> list[str]:
+    """Hyphenated words joined, as a shopper may also type them: ``T-shirt`` → ``tshirt``."""
+    if not text or "-" not in text:
+        return []
+    return [fold(m.group()).replace("-", "").replace("_", "") for m in _COMPOUND.finditer(text)]
 
 
 def colour_key(value: str | None) -> list[str]:
