@@ -182,6 +182,7 @@ def _turn_rows(results: Results) -> list[list[str]]:
                     _ms(r.max_ms),
                     _ms(r.ack_p99_ms),
                     f"{r.server_cores:.2f} / {r.machine_cores:.2f}",
+                    _ms(r.cpu_ms_per_message),
                 ]
             )
     return rows
@@ -198,6 +199,7 @@ TURN_HEADERS = [
     "max ms",
     "ack p99 ms",
     "CPU server / machine",
+    "server CPU ms/msg",
 ]
 CAPTION = (
     f"CPU: cores busy during the load, in the server's processes (a PostgreSQL server's own "
@@ -297,7 +299,9 @@ def markdown(results: Results) -> str:
         _markdown_table(TURN_HEADERS, _turn_rows(results)),
         "",
         "Latency: scheduled send → reply received by the provider simulator; errors: webhooks "
-        "not answered with 200. " + CAPTION,
+        "not answered with 200. " + CAPTION + " Server CPU ms/msg: CPU seconds of the server's "
+        "processes from the first timed send until the last reply arrived, per message sent "
+        "(the cost of a turn, much less sensitive to other load than the latencies).",
         "",
     ]
     stages = _stage_rows(results)

@@ -112,6 +112,9 @@ class TurnStats:
     server_cores: float
     client_cores: float
     machine_cores: float
+    cpu_ms_per_message: float = math.nan
+    """Server CPU (all its processes) from the first timed send until the last reply arrived,
+    divided by the messages sent: the work a turn costs, whatever the machine's noise."""
     stages: list[StageStats] = field(default_factory=list)
 
 
@@ -307,7 +310,9 @@ def turn(system: str, backend: str, config: Config) -> TurnStats:
             cpu = meter.stop()
             senders = {messages.sender(i) for i in measured}
             replies = _await_replies(sim, mark, senders, config.turn_drain)
+            cpu_seconds = meter.server_seconds()
         stats = _summarize_turn(system, backend, config, messages, result, replies, measured, cpu)
+        stats.cpu_ms_per_message = cpu_seconds * 1000 / count
         if system == TOONBANK:
             stats.stages = stage_breakdown(url, messages, result, replies, measured)
     return stats

@@ -184,6 +184,10 @@ class CpuMeter:
         self._busy = machine_busy_seconds()
         self._wall = time.monotonic()
 
+    def server_seconds(self) -> float:
+        """CPU seconds the server's processes used since :meth:`start`."""
+        return self.server.cpu_seconds() - self._cpu
+
     def stop(self) -> CpuUse:
         elapsed = time.monotonic() - self._wall
         if elapsed <= 0:

@@ -160,8 +160,11 @@ def serve(
         uvicorn.run("toonbank.asgi:app", host=host, port=port, workers=workers, log_level="warning")
     else:
         from toonbank.app import create_app
+        from toonbank.context import tune_gc_for_serving
 
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        application = create_app(settings)
+        tune_gc_for_serving()
+        uvicorn.run(application, host=host, port=port, log_level="warning")
 
 
 async def _seed_demo(settings: Settings) -> Any:
@@ -184,11 +187,12 @@ def worker(database_url: DatabaseUrl = None, config: ConfigFile = None) -> None:
 
 
 async def _run_worker(settings: Settings) -> None:
-    from toonbank.context import create_context
+    from toonbank.context import create_context, tune_gc_for_serving
     from toonbank.pipeline.worker import Worker
 
     ctx = create_context(settings)
     await ctx.start()
+    tune_gc_for_serving()
     runner = Worker(ctx)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -85,7 +85,7 @@ _FIRST_IN_CONVERSATION = ~exists().where(
 """No earlier undelivered reply in the same conversation (replies leave in order)."""
 
 
-def _sendable(moment: datetime) -> list[ColumnElement[bool]]:
+def _sendable(moment: datetime | ColumnElement[Any]) -> list[ColumnElement[bool]]:
     """Due, unleased, and the oldest undelivered reply of its conversation (replies in order)."""
     return [
         is_outbox(_M.c),
@@ -95,15 +95,26 @@ def _sendable(moment: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+_DUE = (
+    select(_M.c.id, _M.c.connection_id)
+    .where(*_sendable(bindparam("d_now", type_=_M.c.next_attempt_at.type)))
+    .order_by(_M.c.id)
+    .limit(bindparam("d_limit"))
+)
+_BUSY = select(_M.c.conversation_id).where(
+    _M.c.conversation_id.in_(bindparam("c_ids", expanding=True)), is_outbox(_M.c)
+)
+_STATES = select_states().where(_M.c.id.in_(bindparam("m_ids", expanding=True)))
+_STATES_LOCKED = _STATES.with_for_update()
+_HEARD = select(_I.c.contact_id, _I.c.connection_id, _I.c.last_inbound_at).where(
+    _I.c.contact_id.in_(bindparam("i_contacts", expanding=True))
+)
+
+
 async def due_messages(ctx: Any, limit: int = 500) -> list[tuple[int, str | None]]:
     """(id, connection id) of outbound messages that may be sent now, oldest first."""
     async with ctx.db.session() as session:
-        result = await session.execute(
-            select(_M.c.id, _M.c.connection_id)
-            .where(*_sendable(now()))
-            .order_by(_M.c.id)
-            .limit(limit)
-        )
+        result = await session.execute(_DUE, {"d_now": now(), "d_limit": limit})
         return [(mid, cid) for mid, cid in result]
 
 
@@ -321,15 +332,7 @@ class Dispatcher:
             first.setdefault(reply.conversation_id, index)
         if free <= 0 or not first:
             return handoff
-        busy = set(
-            (
-                await session.execute(
-                    select(_M.c.conversation_id).where(
-                        _M.c.conversation_id.in_(list(first)), is_outbox(_M.c)
-                    )
-                )
-            ).scalars()
-        )
+        busy = set((await session.execute(_BUSY, {"c_ids": list(first)})).scalars())
         budget: dict[str | None, int] = {}
         for conversation_id, index in first.items():
             if conversation_id in busy or len(handoff.slots) >= free:
@@ -564,10 +567,9 @@ class Dispatcher:
         async with self.ctx.db.uow() as uow:
             session = uow.session
             await lock_contacts(uow, {o.contact_id for o in outcomes})  # lock order
-            query = select_states().where(_M.c.id.in_([o.message_id for o in outcomes]))
-            if not self.ctx.db.is_sqlite:
-                query = query.with_for_update()
-            rows = {m.id: m for m in states_of((await session.execute(query)).all())}
+            query = _STATES if self.ctx.db.is_sqlite else _STATES_LOCKED
+            found = await session.execute(query, {"m_ids": [o.message_id for o in outcomes]})
+            rows = {m.id: m for m in states_of(found.all())}
             events: list[EventSpec] = []
             sent: list[MessageState] = []
             changed: list[MessageState] = []
@@ -768,11 +770,7 @@ async def _last_inbound(
 ) -> dict[tuple[str, str | None], datetime | None]:
     """When each (contact, connection) last heard from the customer (session windows)."""
     contacts = {m.contact_id for m in messages}
-    rows = await session.execute(
-        select(_I.c.contact_id, _I.c.connection_id, _I.c.last_inbound_at).where(
-            _I.c.contact_id.in_(contacts)
-        )
-    )
+    rows = await session.execute(_HEARD, {"i_contacts": list(contacts)})
     heard: dict[tuple[str, str | None], datetime | None] = {}
     for contact_id, connection_id, last in rows:
         key = (contact_id, connection_id)

@@ -59,6 +59,24 @@ _IDENTITY_SEEN = (
     .where(_I.c.id == bindparam("i_id"))
     .values(last_inbound_at=bindparam("i_seen"), connection_id=bindparam("i_connection"))
 )
+_PENDING_LEDGER = (
+    select(*_ROW_COLUMNS).where(_E.c.processed_at.is_(None)).order_by(_E.c.id).limit(BATCH)
+)
+_LEDGER_DONE = (
+    update(_E)
+    .where(_E.c.id.in_(bindparam("e_ids", expanding=True)))
+    .values(processed_at=bindparam("e_done"))
+)
+_KNOWN_IDENTITIES = select(
+    _I.c.workspace_id, _I.c.channel_type, _I.c.external_id, _I.c.id, _I.c.contact_id
+).where(
+    tuple_(_I.c.workspace_id, _I.c.channel_type, _I.c.external_id).in_(
+        bindparam("i_keys", expanding=True)
+    )
+)
+_OPEN_CONVERSATIONS = select(_C.c.contact_id, _C.c.id).where(
+    _C.c.contact_id.in_(bindparam("c_contacts", expanding=True)), _C.c.closed_at.is_(None)
+)
 _CONVERSATION_TOUCHED = (
     update(_C)
     .where(_C.c.id == bindparam("c_id"))
@@ -78,18 +96,16 @@ class _Item:
 
 async def normalize_batch(ctx: Any, owner: str) -> int:
     """Normalize one batch of pending ledger rows; returns how many were handled."""
+    # The lease is claimed and released inside this one transaction: its row lock is what keeps
+    # a second normalizer out until we commit. SQLite's write lock (``BEGIN IMMEDIATE``)
+    # already serializes whole transactions, so there the lease would only cost statements.
+    singleton = not ctx.db.is_sqlite
     async with ctx.db.uow() as uow:
-        if not await claim_singleton(uow.session, "normalize", owner, ctx.settings.lease_seconds):
+        if singleton and not await claim_singleton(
+            uow.session, "normalize", owner, ctx.settings.lease_seconds
+        ):
             return 0
-        rows = [
-            _Row(*row)
-            for row in await uow.session.execute(
-                select(*_ROW_COLUMNS)
-                .where(_E.c.processed_at.is_(None))
-                .order_by(_E.c.id)
-                .limit(BATCH)
-            )
-        ]
+        rows = [_Row(*row) for row in await uow.session.execute(_PENDING_LEDGER)]
         messages: list[_Item] = []
         receipts: list[_Item] = []
         orphans: list[int] = []
@@ -112,9 +128,10 @@ async def normalize_batch(ctx: Any, owner: str) -> int:
             )
         if rows:
             await uow.session.execute(
-                update(_E).where(_E.c.id.in_([r.id for r in rows])).values(processed_at=now())
+                _LEDGER_DONE, {"e_ids": [r.id for r in rows], "e_done": now()}
             )
-        await release_singleton(uow.session, "normalize", owner)
+        if singleton:
+            await release_singleton(uow.session, "normalize", owner)
         if stored:
             uow.on_commit(lambda: ctx.wake("process"))
     return len(rows)
@@ -127,11 +144,7 @@ def _parse_time(value: str | None) -> datetime | None:
 async def _contacts(uow: UnitOfWork, items: list[_Item]) -> dict[tuple[str, str, str], str]:
     """Identity → contact id for every sender in the batch (creating the new ones)."""
     keys = {item.identity_key for item in items}
-    found = await uow.session.execute(
-        select(
-            _I.c.workspace_id, _I.c.channel_type, _I.c.external_id, _I.c.id, _I.c.contact_id
-        ).where(tuple_(_I.c.workspace_id, _I.c.channel_type, _I.c.external_id).in_(list(keys)))
-    )
+    found = await uow.session.execute(_KNOWN_IDENTITIES, {"i_keys": list(keys)})
     contacts: dict[tuple[str, str, str], str] = {}
     identity_ids: dict[tuple[str, str, str], str] = {}
     for ws, channel, external, identity_id, contact_id in found:
@@ -170,11 +183,7 @@ async def _conversations(
     ctx: Any, uow: UnitOfWork, contact_ids: set[str], workspace_of: dict[str, str]
 ) -> dict[str, str]:
     """Contact id → open conversation id (opening conversations where needed)."""
-    found = await uow.session.execute(
-        select(_C.c.contact_id, _C.c.id).where(
-            _C.c.contact_id.in_(contact_ids), _C.c.closed_at.is_(None)
-        )
-    )
+    found = await uow.session.execute(_OPEN_CONVERSATIONS, {"c_contacts": list(contact_ids)})
     conversations = {contact_id: conversation_id for contact_id, conversation_id in found}
     for contact_id in sorted(contact_ids - conversations.keys()):
         conversation = await open_conversation(

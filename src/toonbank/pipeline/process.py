@@ -69,6 +69,28 @@ class _Inbound:
 
 _CONVERSATION_COLUMNS = [_C.c[name] for name in _Conversation.__dataclass_fields__]
 _INBOUND_COLUMNS = [_M.c[name] for name in _Inbound.__dataclass_fields__]
+_PENDING = select(_M.c.conversation_id).where(is_unprocessed(_M.c)).order_by(_M.c.id)
+_CONVERSATIONS = select(*_CONVERSATION_COLUMNS).where(
+    _C.c.id.in_(bindparam("c_ids", expanding=True))
+)
+_UNPROCESSED = (
+    select(*_INBOUND_COLUMNS)
+    .where(_M.c.conversation_id.in_(bindparam("c_ids", expanding=True)), is_unprocessed(_M.c))
+    .order_by(_M.c.id)
+)
+_WORKSPACE_SETTINGS = select(_W.c.id, _W.c.settings).where(
+    _W.c.id.in_(bindparam("w_ids", expanding=True))
+)
+_MARK_PROCESSED = (
+    update(_M)
+    .where(_M.c.id.in_(bindparam("m_ids", expanding=True)), _M.c.processed_at.is_(None))
+    .values(processed_at=bindparam("m_moment"), status="processed")
+    .returning(_M.c.id)
+)
+_LIVE = select(_C.c.id, _C.c.status, _C.c.last_message_at).where(
+    _C.c.id.in_(bindparam("c_ids", expanding=True))
+)
+_PENDING_BATCH = _PENDING.limit(BATCH)
 _BOT_UPDATE = (
     update(_C)
     .where(_C.c.id == bindparam("c_id"))
@@ -98,9 +120,7 @@ class _Plan:
 async def pending_conversations(ctx: Any, limit: int = BATCH) -> list[str]:
     """Conversations with unprocessed customer messages, oldest message first."""
     async with ctx.db.session() as session:
-        rows = await session.execute(
-            select(_M.c.conversation_id).where(is_unprocessed(_M.c)).order_by(_M.c.id).limit(limit)
-        )
+        rows = await session.execute(_PENDING.limit(limit) if limit != BATCH else _PENDING_BATCH)
         return list(dict.fromkeys(rows.scalars()))
 
 
@@ -132,15 +152,9 @@ async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
     async with ctx.db.session() as session:
         conversations = {
             row[0]: _Conversation(*row)
-            for row in await session.execute(
-                select(*_CONVERSATION_COLUMNS).where(_C.c.id.in_(claimed))
-            )
+            for row in await session.execute(_CONVERSATIONS, {"c_ids": claimed})
         }
-        messages = await session.execute(
-            select(*_INBOUND_COLUMNS)
-            .where(_M.c.conversation_id.in_(claimed), is_unprocessed(_M.c))
-            .order_by(_M.c.id)
-        )
+        messages = await session.execute(_UNPROCESSED, {"c_ids": claimed})
         by_conversation: dict[str, list[_Inbound]] = defaultdict(list)
         for row in messages:
             message = _Inbound(*row)
@@ -149,7 +163,7 @@ async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
         settings = {
             wid: value or {}
             for wid, value in await session.execute(
-                select(_W.c.id, _W.c.settings).where(_W.c.id.in_(workspace_ids))
+                _WORKSPACE_SETTINGS, {"w_ids": list(workspace_ids)}
             )
         }
         pairs = {
@@ -307,16 +321,7 @@ async def _commit_in(
     ids = [mid for p in plans for mid in p.message_ids]
     moment = now()
     marked = (
-        set(
-            (
-                await session.execute(
-                    update(_M)
-                    .where(_M.c.id.in_(ids), _M.c.processed_at.is_(None))
-                    .values(processed_at=moment, status="processed")
-                    .returning(_M.c.id)
-                )
-            ).scalars()
-        )
+        set((await session.execute(_MARK_PROCESSED, {"m_ids": ids, "m_moment": moment})).scalars())
         if ids
         else set()
     )
@@ -327,9 +332,7 @@ async def _commit_in(
     live = {
         cid: (status, last)
         for cid, status, last in await session.execute(
-            select(_C.c.id, _C.c.status, _C.c.last_message_at).where(
-                _C.c.id.in_([p.conversation.id for p in plans])
-            )
+            _LIVE, {"c_ids": [p.conversation.id for p in plans]}
         )
     }
     replies: list[Outbound] = []
