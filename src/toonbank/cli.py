@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from toonbank.assistant.cli import assistant_app
+from toonbank.assistant.convtests.cli import conversation_tests
 from toonbank.commerce.cli import catalog_app, stores_app
 from toonbank.config import Settings, load_settings
 from toonbank.ops.logging import configure_logging
@@ -38,6 +39,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(stores_app, name="stores")
 app.add_typer(assistant_app, name="assistant")
+app.command("test")(conversation_tests)
 
 err = Console(stderr=True, soft_wrap=True)
 
