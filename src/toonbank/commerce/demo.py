@@ -133,9 +133,7 @@ async def seed_shop(db: Database, workspace_id: str, products: int = DEMO_PRODUC
         for code, values in _shipping(year):
             await upsert_method(uow.session, workspace_id, code, values)
     items = list(sample.products(products))
-    items += sample.products(
-        DEMO_TAILORING, seed=2, garments=sample.TAILORING, first=900_001
-    )
+    items += sample.products(DEMO_TAILORING, seed=2, garments=sample.TAILORING, first=900_001)
     feeds: list[tuple[str, ImportOptions]] = []
     english = io.StringIO()
     sample.write_gmc(items, english)

@@ -33,8 +33,8 @@ from toonbank.context import Context
 from toonbank.conversations.service import change_status
 from toonbank.conversations.states import BOT
 from toonbank.kit.clock import now
-from toonbank.models import Cart, Contact, ContactIdentity, Conversation as ConversationRow
-from toonbank.models import Message, Order, Workspace, new_id
+from toonbank.models import Cart, Contact, ContactIdentity, Message, Order, Workspace, new_id
+from toonbank.models import Conversation as ConversationRow
 from toonbank.pipeline.ingest import store_events
 from toonbank.pipeline.worker import Worker
 
@@ -227,7 +227,9 @@ class _Driver:
         async with self.ctx.db.session() as session:
             return await session.scalar(
                 select(Order)
-                .where(Order.workspace_id == self.runner.workspace_id, Order.contact_id == contact_id)
+                .where(
+                    Order.workspace_id == self.runner.workspace_id, Order.contact_id == contact_id
+                )
                 .order_by(Order.created_at.desc())
                 .limit(1)
             )
@@ -263,7 +265,9 @@ class _Driver:
         async with self.ctx.db.uow() as uow:
             row = await uow.session.get(ConversationRow, conversation.id)
             assert row is not None
-            await change_status(uow, self.ctx.bus, row, BOT, reason="back to the assistant", actor="agent")
+            await change_status(
+                uow, self.ctx.bus, row, BOT, reason="back to the assistant", actor="agent"
+            )
 
     async def _check(self, expect: Expect, replies: list[Content], texts: list[str]) -> list[str]:
         failures: list[str] = []
@@ -278,7 +282,9 @@ class _Driver:
             failures.append(f"language {last.get('language')!r}, expected {expect.language!r}")
         for key, value in (expect.entities or {}).items():
             if (last.get("entities") or {}).get(key) != value:
-                failures.append(f"entity {key}={(last.get('entities') or {}).get(key)!r}, expected {value!r}")
+                failures.append(
+                    f"entity {key}={(last.get('entities') or {}).get(key)!r}, expected {value!r}"
+                )
         for needle in expect.reply_contains:
             if needle.casefold() not in blob:
                 failures.append(f"no reply contains {needle!r}")
@@ -329,11 +335,13 @@ class _Driver:
         contact_id = await self._contact_id()
         async with self.ctx.db.session() as session:
             cart = await session.scalar(
-                select(Cart).where(
+                select(Cart)
+                .where(
                     Cart.workspace_id == self.runner.workspace_id,
                     Cart.contact_id == contact_id,
                     Cart.status == carts.OPEN,
-                ).limit(1)
+                )
+                .limit(1)
             )
             if cart is None:
                 return Decimal(0), 0

@@ -25,7 +25,7 @@ async def demo_runner(database_url: str | None = None) -> AsyncIterator[Runner]:
         settings = Settings(
             database_url=url,
             data_dir=Path(folder),
-            secret_key="conversation-tests-only-0123456789",
+            secret_key="conversation-tests-only-0123456789",  # noqa: S106 - a throwaway shop
             embedded_worker=False,
         )
         ctx = create_context(settings)

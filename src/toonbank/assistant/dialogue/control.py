@@ -37,7 +37,7 @@ _NEGATIVE = {
     "inakzeptabel", "betrug", "katastrophe", "inacceptable", "honteux", "scandaleux",
     "arnaque", "lamentable", "inaceptable", "vergonzoso", "estafa", "pesimo", "fatal",
     "vergognoso", "inaccettabile", "truffa", "pessimo", "schifo", "vergonhoso", "inaceitavel",
-    "pessimo", "golpe", "okropny", "skandal", "oszustwo", "beznadziejny", "zenujace",
+    "golpe", "okropny", "skandal", "oszustwo", "beznadziejny", "zenujace",
     "groaznic", "inacceptabil", "rusine", "teapa", "jalnic",
 }  # fmt: skip
 

@@ -184,7 +184,9 @@ async def show(talk: Talk, result: SearchResult) -> None:
     talk.text_reply(reason)
     products = []
     for hit in result.hits:
-        variant = next((v for v in hit.variants if v.in_stock), hit.variants[0] if hit.variants else None)
+        variant = next(
+            (v for v in hit.variants if v.in_stock), hit.variants[0] if hit.variants else None
+        )
         price = variant.price if variant else hit.price_from
         details = ", ".join(x for x in (variant.colour, variant.size) if x) if variant else ""
         buttons = [Option(title=talk.t("btn_info"), payload=f"info:{hit.id}")]

@@ -57,10 +57,14 @@ async def stores(talk: Talk) -> None:
     async with talk.ctx.db.session() as session:
         variant_id = await _stock_question(talk, session)
         if variant_id is not None:
-            found = await find_stores(session, talk.workspace_id, at=talk.at, variant_id=variant_id[0])
+            found = await find_stores(
+                session, talk.workspace_id, at=talk.at, variant_id=variant_id[0]
+            )
             if found:
                 for store in found[:STORES_SHOWN]:
-                    talk.say("store_stock", name=store["name"], title=variant_id[1], count=store["stock"])
+                    talk.say(
+                        "store_stock", name=store["name"], title=variant_id[1], count=store["stock"]
+                    )
             else:
                 talk.say("store_no_stock", title=variant_id[1])
             return
@@ -74,7 +78,11 @@ async def stores(talk: Talk) -> None:
     lines = []
     for store in sorted(found, key=lambda s: not s["status"]["open"])[:STORES_SHOWN]:
         status = store["status"]
-        values = {"name": store["name"], "address": store["address"] or "", "city": store["city"] or ""}
+        values = {
+            "name": store["name"],
+            "address": store["address"] or "",
+            "city": store["city"] or "",
+        }
         if status["open"]:
             lines.append(talk.t("store_open", closes=status["closes_at"][11:16], **values))
         elif status["next_opening"]:
@@ -88,7 +96,9 @@ async def _stock_question(talk: Talk, session: AsyncSession) -> tuple[str, str] 
 
     if talk.state.focus is None:
         return None
-    sizes = talk.entities.get("size") or ([talk.state.slots["size"]] if talk.state.slots.get("size") else [])
+    sizes = talk.entities.get("size") or (
+        [talk.state.slots["size"]] if talk.state.slots.get("size") else []
+    )
     if not sizes:
         return None
     found = await products.load(session, talk.workspace_id, talk.state.focus)
@@ -96,11 +106,13 @@ async def _stock_question(talk: Talk, session: AsyncSession) -> tuple[str, str] 
         return None
     product, variants = found
     colour = talk.state.slots.get("colour")
-    match = products.matching(variants, str(sizes[0]), colour) or products.matching(variants, str(sizes[0]), None)
+    match = products.matching(variants, str(sizes[0]), colour) or products.matching(
+        variants, str(sizes[0]), None
+    )
     if not match:
         return None
     variant = match[0]
-    name = f"{products.title_of(product, talk.language)} ({', '.join(x for x in (variant.colour, variant.size) if x)})"
+    name = f"{products.title_of(product, talk.language)} ({products.variant_name(variant)})"
     return variant.id, name
 
 
@@ -120,7 +132,9 @@ async def payment_problem(talk: Talk) -> None:
         if order is None:
             talk.hand_over("payment problem", "payment_help")
             return
-        payment = await create_payment(talk.ctx, uow, order, provider=talk.policy.payment_provider, send=False)
+        payment = await create_payment(
+            talk.ctx, uow, order, provider=talk.policy.payment_provider, send=False
+        )
         total = talk.money(order.total_minor, order.currency)
         talk.replies.append(
             PaymentLink(

@@ -84,7 +84,10 @@ async def handle(talk: Talk, action: str, order_id: str | None = None) -> None:
                     talk.ask(
                         talk.t("which_order"),
                         [
-                            (f"{o.number} ({talk.money(o.total_minor, o.currency)})", f"order:{action}:{o.id}")
+                            (
+                                f"{o.number} ({talk.money(o.total_minor, o.currency)})",
+                                f"order:{action}:{o.id}",
+                            )
                             for o in recent
                         ],
                     )
@@ -111,19 +114,26 @@ def _status(talk: Talk, order: Order) -> str:
 
 async def _summary(session: AsyncSession, order: Order) -> OrderSummary | None:
     lines = (
-        await session.execute(
-            select(OrderLine)
-            .where(OrderLine.order_id == order.id, OrderLine.workspace_id == order.workspace_id)
-            .order_by(OrderLine.position)
+        (
+            await session.execute(
+                select(OrderLine)
+                .where(OrderLine.order_id == order.id, OrderLine.workspace_id == order.workspace_id)
+                .order_by(OrderLine.position)
+            )
         )
-    ).scalars().all()
+        .scalars()
+        .all()
+    )
     if not lines:
         return None
     return OrderSummary(
         kind="order",
         reference=order.number,
         currency=order.currency,
-        items=[LineItem(title=x.title[:255], quantity=x.quantity, unit_price=x.unit_price_minor) for x in lines],
+        items=[
+            LineItem(title=x.title[:255], quantity=x.quantity, unit_price=x.unit_price_minor)
+            for x in lines
+        ],
         shipping=order.shipping_minor,
         discount=order.discount_minor,
         total=order.total_minor,
@@ -171,7 +181,11 @@ async def _act(talk: Talk, uow: UnitOfWork, order: Order, action: str) -> None:
             talk.say("return_not_yet" if waiting else "order_status", number=number, status=status)
     elif action == "refund_status":
         if order.refunded_minor > 0:
-            talk.say("refund_done", number=number, amount=talk.money(order.refunded_minor, order.currency))
+            talk.say(
+                "refund_done",
+                number=number,
+                amount=talk.money(order.refunded_minor, order.currency),
+            )
         else:
             talk.say("refund_none", number=number)
 
@@ -185,7 +199,11 @@ async def confirm_cancel(talk: Talk, yes: bool) -> None:
         return
     async with talk.ctx.db.uow() as uow:
         order = await uow.session.get(Order, order_id[:32])
-        if order is None or order.workspace_id != talk.workspace_id or order.contact_id != talk.contact_id:
+        if (
+            order is None
+            or order.workspace_id != talk.workspace_id
+            or order.contact_id != talk.contact_id
+        ):
             talk.say("ask_order")
             return
         try:

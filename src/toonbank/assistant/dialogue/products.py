@@ -37,6 +37,11 @@ def title_of(product: Product, language: str) -> str:
     return str(translated.get("title") or product.title)
 
 
+def variant_name(variant: ProductVariant) -> str:
+    """ "Blue, 50": the options that tell one variant from another."""
+    return ", ".join(x for x in (variant.colour, variant.size) if x)
+
+
 def matching(
     variants: list[ProductVariant], size: str | None, colour: str | None
 ) -> list[ProductVariant]:
@@ -77,7 +82,7 @@ async def answer(talk: Talk, product_id: str) -> None:
         if size or colour:
             for variant in asked[:3]:
                 count = await sellable(session, talk.workspace_id, variant)
-                name = ", ".join(x for x in (variant.colour, variant.size) if x)
+                name = variant_name(variant)
                 if count is None or count > 0:
                     shown_count = str(count) if count is not None else "✓"
                     lines.append(talk.t("product_stock", variant=name, count=shown_count))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from toonbank.assistant.dialogue import control, discovery, info, memory, orders, products, shopping
 from toonbank.assistant.dialogue.knowledge import NO_KNOWLEDGE, KnowledgeSearch
 from toonbank.assistant.dialogue.policy import Policy
-from toonbank.assistant.dialogue.state import CHECKOUT, DISCOVERY, ORDER, DialogueState
+from toonbank.assistant.dialogue.state import DISCOVERY, ORDER, DialogueState
 from toonbank.assistant.dialogue.talk import Talk
 from toonbank.assistant.engine import Understanding
 from toonbank.assistant.service import engine_for_workspace
@@ -160,7 +160,12 @@ class AssistantResponder:
             await self._remember(talk)
             await discovery.advance(talk)
             return True
-        off_topic = talk.intent not in ("product_search", "add_to_cart", "product_question", "other")
+        off_topic = talk.intent not in (
+            "product_search",
+            "add_to_cart",
+            "product_question",
+            "other",
+        )
         if off_topic and talk.understanding.confidence >= CONFIDENT:
             return False  # a digression: answered by its own flow, then we come back
         if state.step in ("ask_item", "ask_size", "ask_colour") and discovery.absorb(talk, text):
@@ -172,11 +177,11 @@ class AssistantResponder:
             await self._remember(talk)
             await discovery.advance(talk)
             return True
-        if state.step == "results" and talk.intent == "product_search":
-            if discovery.absorb(talk, text, new_search=bool(_item_in(talk))):
-                await self._remember(talk)
-                await discovery.advance(talk)
-                return True
+        refined = state.step == "results" and talk.intent == "product_search"
+        if refined and discovery.absorb(talk, text, new_search=bool(_item_in(talk))):
+            await self._remember(talk)
+            await discovery.advance(talk)
+            return True
         return False
 
     async def _remember(self, talk: Talk) -> None:
@@ -194,7 +199,11 @@ class AssistantResponder:
 
     async def _intent(self, talk: Talk) -> None:
         state, intent = talk.state, talk.intent
-        resume = state.step if state.flow == DISCOVERY and state.step and state.step != "results" else None
+        resume = (
+            state.step
+            if state.flow == DISCOVERY and state.step and state.step != "results"
+            else None
+        )
         if control.strongly_negative(talk.text) or intent == "complaint":
             talk.hand_over("complaint", "handover_complaint")
             return
@@ -273,7 +282,11 @@ def _item_in(talk: Talk) -> str:
 
 
 def _has_slots(talk: Talk) -> bool:
-    return bool(talk.entities.get("size") or talk.entities.get("colour") or talk.entities.get("order_number"))
+    return bool(
+        talk.entities.get("size")
+        or talk.entities.get("colour")
+        or talk.entities.get("order_number")
+    )
 
 
 def _menu(talk: Talk) -> None:
@@ -289,7 +302,11 @@ def _menu(talk: Talk) -> None:
 
 async def _context(talk: Talk) -> dict[str, Any]:
     """What the person taking over needs: why, the intent, what was asked, the cart."""
-    slots = {k: v for k, v in talk.state.slots.items() if k in ("item", "colour", "size", "budget", "order")}
+    slots = {
+        k: v
+        for k, v in talk.state.slots.items()
+        if k in ("item", "colour", "size", "budget", "order")
+    }
     context: dict[str, Any] = {
         "reason": talk.handover,
         "intent": talk.intent,
@@ -301,11 +318,13 @@ async def _context(talk: Talk) -> dict[str, Any]:
         from toonbank.models import Cart
 
         cart = await session.scalar(
-            select(Cart).where(
+            select(Cart)
+            .where(
                 Cart.workspace_id == talk.workspace_id,
                 Cart.contact_id == talk.contact_id,
                 Cart.status == carts.OPEN,
-            ).limit(1)
+            )
+            .limit(1)
         )
         if cart is not None:
             lines = await carts.lines_of(session, cart)

@@ -45,7 +45,7 @@ async def add_variant(talk: Talk, variant_id: str, quantity: int = 1) -> None:
             talk.t(
                 "added",
                 quantity=quantity,
-                title=f"{title} ({', '.join(x for x in (variant.colour, variant.size) if x)})",
+                title=f"{title} ({products.variant_name(variant)})",
                 price=talk.money(unit.minor, unit.currency),
                 total=talk.money(totals.total.minor, totals.currency),
             ),
@@ -63,7 +63,7 @@ def _check_value(talk: Talk, cart: Cart, total: int) -> None:
 
 
 async def add_from_text(talk: Talk) -> None:
-    """"I'll take the blue one in M": the product in focus (or the only one shown)."""
+    """ "I'll take the blue one in M": the product in focus (or the only one shown)."""
     product_id = talk.state.focus or (talk.state.shown[0] if len(talk.state.shown) == 1 else None)
     if product_id is None:
         if talk.state.shown:
@@ -100,7 +100,9 @@ async def add_product(talk: Talk, product_id: str) -> None:
         candidates = products.matching(variants, size, colour) or products.matching(
             variants, size, None
         )
-        stocked = [v for v in candidates if await carts.sellable(session, talk.workspace_id, v) != 0]
+        stocked = [
+            v for v in candidates if await carts.sellable(session, talk.workspace_id, v) != 0
+        ]
     if len(stocked) == 1 or (stocked and size):
         await add_variant(talk, stocked[0].id, int(talk.entities.get("quantity") or 1))
         return
@@ -108,7 +110,10 @@ async def add_product(talk: Talk, product_id: str) -> None:
     title = products.title_of(product, talk.language)
     talk.ask(
         talk.t("ask_variant", title=title),
-        [(", ".join(x for x in (v.colour, v.size) if x)[:80] or v.id, f"add:{v.id}") for v in choices[:10]],
+        [
+            (", ".join(x for x in (v.colour, v.size) if x)[:80] or v.id, f"add:{v.id}")
+            for v in choices[:10]
+        ],
     )
 
 
@@ -132,7 +137,9 @@ async def show_cart(talk: Talk) -> Cart | None:
                 kind="cart",
                 currency=totals.currency,
                 items=[
-                    LineItem(title=x.title[:255], quantity=x.quantity, unit_price=x.unit_price_minor)
+                    LineItem(
+                        title=x.title[:255], quantity=x.quantity, unit_price=x.unit_price_minor
+                    )
                     for x in lines
                 ],
                 shipping=totals.shipping.minor,
@@ -155,7 +162,12 @@ async def start_checkout(talk: Talk) -> None:
         options = []
         for method in methods:
             price = quote(method, totals.subtotal)
-            options.append((f"{method.name} {talk.money(price.minor, price.currency)}"[:80], f"ship:{method.code}"))
+            options.append(
+                (
+                    f"{method.name} {talk.money(price.minor, price.currency)}"[:80],
+                    f"ship:{method.code}",
+                )
+            )
     talk.state.flow, talk.state.step = CHECKOUT, "ask_shipping"
     talk.ask(talk.t("ask_shipping"), options)
     _check_value(talk, cart, totals.total.minor)
@@ -183,7 +195,10 @@ async def choose_shipping(talk: Talk, code: str) -> None:
             problems = "; ".join(p.detail for p in refused.problems)
             talk.ask(
                 talk.t("checkout_changed", problems=problems),
-                [(talk.t("opt_checkout"), "cart:checkout"), (talk.t("opt_continue"), "cart:continue")],
+                [
+                    (talk.t("opt_checkout"), "cart:checkout"),
+                    (talk.t("opt_continue"), "cart:continue"),
+                ],
             )
             talk.state.step = None
             return

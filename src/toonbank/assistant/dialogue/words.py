@@ -30,7 +30,7 @@ FILLER = frozenset(
     czesc dzien dobry szukam chce potrzebuje macie jakis jakas jakies w z i dla rozmiar
     rozmiarze ponizej prosze
     salut buna caut vreau am nevoie aveti un o niste pentru cu si in marime marimea sub
-    """.split()
+    """.split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[\w'-]+")
 
