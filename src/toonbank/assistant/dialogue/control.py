@@ -69,3 +69,21 @@ def strongly_negative(text: str) -> bool:
     words = set(re.findall(r"[\w'-]+", fold(text)))
     shouting = sum(c.isupper() for c in text) > 12 and text.upper() == text and "!" in text
     return bool(words & _NEGATIVE) or shouting
+
+
+_PRICE = {
+    "price", "cost", "costs", "prijs", "kost", "kosten", "preis", "kostet", "prix", "coute",
+    "coutent", "precio", "cuesta", "prezzo", "costa", "preco", "custa", "cena", "kosztuje",
+    "pret", "much",
+}  # fmt: skip
+_SHIPPING = {
+    "shipping", "delivery", "deliver", "verzending", "bezorging", "verzendkosten", "versand",
+    "lieferung", "livraison", "envio", "entrega", "spedizione", "consegna", "dostawa",
+    "wysylka", "livrare", "transport", "porto",
+}  # fmt: skip
+
+
+def asks_price(text: str) -> bool:
+    """A question about a price that is not about shipping ("how much is it?")."""
+    words = set(re.findall(r"[\w'-]+", fold(text)))
+    return bool(words & _PRICE) and not words & _SHIPPING

@@ -41,6 +41,10 @@ def absorb(talk: Talk, text: str, *, new_search: bool = False) -> bool:
             for key in ("size", "size_from_memory"):
                 slots.pop(key, None)
         slots["item"], changed = item, True
+        # The catalog speaks English (and its translations): search the canonical category
+        # when the words name one ("kurtki" → jacket), the customer's words otherwise.
+        categories = found.get("category") or []
+        slots["query"] = str(categories[0]) if categories else item
     colour = colour_word(text)
     if colour:
         slots["colour"], slots["colour_word"], changed = colour[0], colour[1], True
@@ -66,7 +70,7 @@ async def search(talk: Talk, *, size: bool = True, colour: bool = True) -> Searc
     slots = talk.state.slots
     budget = slots.get("budget")
     query = SearchQuery(
-        text=str(slots.get("item", "")),
+        text=str(slots.get("query") or slots.get("item", "")),
         colours=(str(slots["colour"]),) if colour and slots.get("colour") else (),
         sizes=(str(slots["size"]),) if size and slots.get("size") else (),
         price_max=Decimal(str(budget)) if budget else None,
@@ -87,17 +91,19 @@ async def advance(talk: Talk) -> None:
         talk.say("ask_item")
         return
     if not slots.get("size") and "size" not in state.asked:
+        loose = await search(talk, size=False)
+        sizes = [v for v, _n in sorted(loose.facets.get("size", []))]
         remembered = memory.size_for(talk.preferences, str(slots["item"]))
+        general = str(talk.preferences.get("size") or "")
+        if not remembered and general.casefold() in {s.casefold() for s in sizes}:
+            remembered = general  # "I'm a size 50", said before, fits this kind of item
         if remembered:
             slots["size"], slots["size_from_memory"] = remembered, True
-        else:
-            loose = await search(talk, size=False)
-            sizes = [v for v, _n in sorted(loose.facets.get("size", []))]
-            if loose.total > NARROW and len(sizes) > 1:
-                state.asked.append("size")
-                state.step = "ask_size"
-                _ask_size(talk, sizes)
-                return
+        elif loose.total > NARROW and len(sizes) > 1:
+            state.asked.append("size")
+            state.step = "ask_size"
+            _ask_size(talk, sizes)
+            return
     result = await search(talk)
     if not slots.get("colour") and "colour" not in state.asked and result.total > NARROW:
         colours = [v for v, _n in sorted(result.facets.get("colour", []), key=lambda x: -x[1])]

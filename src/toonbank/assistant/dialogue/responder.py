@@ -172,7 +172,7 @@ class AssistantResponder:
             await self._remember(talk)
             await discovery.advance(talk)
             return True
-        if state.step == "ask_size" and text.strip() and len(text.split()) == 1:
+        if state.step == "ask_size" and text.strip().isdigit() and len(text.strip()) <= 3:
             state.slots["size"] = text.strip().upper()[:12]
             await self._remember(talk)
             await discovery.advance(talk)
@@ -197,6 +197,13 @@ class AssistantResponder:
                 item=item, size=str(slots["size"]), colour=slots.get("colour"),
             )  # fmt: skip
 
+    async def _remember_size(self, talk: Talk, size: str) -> None:
+        async with talk.ctx.db.uow() as uow:
+            await memory.remember(uow.session, talk.workspace_id, talk.contact_id, size=size)
+        talk.preferences = {**talk.preferences, "size": size}
+        talk.state.slots.pop("size", None)
+        talk.say("memory_saved", size=size)
+
     async def _intent(self, talk: Talk) -> None:
         state, intent = talk.state, talk.intent
         resume = (
@@ -210,7 +217,10 @@ class AssistantResponder:
         if intent in talk.policy.intents:
             talk.hand_over(f"business rule: {intent}")
             return
+        if (state.focus or state.shown) and control.asks_price(talk.text):
+            intent = "product_question"  # "how much is it?" about the product just shown
         understood = intent in ROUTED and talk.understanding.confidence >= CONFIDENT
+        understood = understood or intent != talk.intent
         if not understood and not (intent in ROUTED and _has_slots(talk)):
             await self._not_understood(talk)
             return
@@ -225,12 +235,16 @@ class AssistantResponder:
             state.reset_flow()
         elif intent == "product_search":
             discovery.absorb(talk, talk.text, new_search=True)
+            if not state.slots.get("item") and state.slots.get("size"):
+                await self._remember_size(talk, str(state.slots["size"]))  # "I'm a size 50"
             await self._remember(talk)
             await discovery.advance(talk)
         elif intent == "product_question":
             target = state.focus or (state.shown[0] if len(state.shown) == 1 else None)
             if target:
                 await products.answer(talk, target)
+            elif state.shown:
+                await shopping.ask_product(talk)
             elif not await info.knowledge_answer(talk, self.knowledge):
                 discovery.absorb(talk, talk.text, new_search=True)
                 await discovery.advance(talk)

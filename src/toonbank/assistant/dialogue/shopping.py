@@ -67,14 +67,14 @@ async def add_from_text(talk: Talk) -> None:
     product_id = talk.state.focus or (talk.state.shown[0] if len(talk.state.shown) == 1 else None)
     if product_id is None:
         if talk.state.shown:
-            await _ask_product(talk)
+            await ask_product(talk)
         else:
             talk.say("which_product")
         return
     await add_product(talk, product_id)
 
 
-async def _ask_product(talk: Talk) -> None:
+async def ask_product(talk: Talk) -> None:
     async with talk.ctx.db.session() as session:
         options = []
         for pid in talk.state.shown[:5]:
