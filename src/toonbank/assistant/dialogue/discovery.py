@@ -17,7 +17,7 @@ from typing import Any
 from toonbank.assistant.dialogue import memory
 from toonbank.assistant.dialogue.state import DISCOVERY
 from toonbank.assistant.dialogue.talk import Talk
-from toonbank.assistant.dialogue.words import colour_word, item_words
+from toonbank.assistant.dialogue.words import colour_for, colour_word, item_words
 from toonbank.channels.content import Option, Product, ProductCarousel
 from toonbank.commerce.search import SearchQuery, SearchResult
 
@@ -25,6 +25,9 @@ SHOWN = 5
 NARROW = 3
 SIZE_OPTIONS = 8
 COLOUR_OPTIONS = 6
+BUDGET_FROM = 8
+"""Ask for a budget only when more products than this still match."""
+BUDGETS = (50, 100, 200)
 
 
 def absorb(talk: Talk, text: str, *, new_search: bool = False) -> bool:
@@ -112,6 +115,15 @@ async def advance(talk: Talk) -> None:
             state.step = "ask_colour"
             _ask_colour(talk, colours)
             return
+    if not slots.get("budget") and "budget" not in state.asked and result.total > BUDGET_FROM:
+        state.asked.append("budget")
+        state.step = "ask_budget"
+        tiers = [
+            (talk.t("budget_under", amount=talk.money(t * 100, "EUR")), f"slot:budget={t}")
+            for t in BUDGETS
+        ]
+        talk.ask(talk.t("ask_budget"), [*tiers, (talk.t("opt_any"), "slot:budget=*")])
+        return
     await show(talk, result)
 
 
@@ -145,7 +157,7 @@ async def reask(talk: Talk) -> None:
     step = talk.state.step
     if step == "ask_item":
         talk.say("ask_item")
-    elif step in ("ask_size", "ask_colour"):
+    elif step in ("ask_size", "ask_colour", "ask_budget"):
         talk.state.asked = [a for a in talk.state.asked if a != step.removeprefix("ask_")]
         await advance(talk)
 
@@ -153,7 +165,7 @@ async def reask(talk: Talk) -> None:
 def answer_slot(talk: Talk, payload: str) -> None:
     """A tapped clarifying answer: ``slot:size=50``, ``slot:colour=blue``, ``*`` = any."""
     name, _, value = payload.removeprefix("slot:").partition("=")
-    if name not in ("size", "colour"):
+    if name not in ("size", "colour", "budget"):
         return
     if value == "*":
         talk.state.slots.pop(name, None)
@@ -166,13 +178,16 @@ def answer_slot(talk: Talk, payload: str) -> None:
 def _reason(talk: Talk, count: int, *, relaxed: bool = False, empty: bool = False) -> str:
     slots = talk.state.slots
     item = str(slots.get("item", ""))
-    if slots.get("colour_word"):
-        item = talk.t("item_colour", colour=slots["colour_word"], item=item)
+    if slots.get("colour"):
+        colour = colour_for(talk.language, str(slots["colour"]), slots.get("colour_word"))
+        item = talk.t("item_colour", colour=colour, item=item)
     details = ""
     if slots.get("size"):
         details += talk.t("detail_size", size=slots["size"])
     if slots.get("budget"):
-        details += talk.t("detail_budget", amount=f"€{slots['budget']}")
+        details += talk.t(
+            "detail_budget", amount=talk.money(int(Decimal(str(slots["budget"])) * 100), "EUR")
+        )
     key = "no_results" if empty else "reason_relaxed" if relaxed else "reason"
     return talk.t(key, item=item, details=details, count=count)
 

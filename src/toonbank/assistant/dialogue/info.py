@@ -60,6 +60,8 @@ async def stores(talk: Talk) -> None:
             found = await find_stores(
                 session, talk.workspace_id, at=talk.at, variant_id=variant_id[0]
             )
+            cities = {p.casefold() for p in places}
+            found = [s for s in found if (s["city"] or "").casefold() in cities] or found
             if found:
                 for store in found[:STORES_SHOWN]:
                     talk.say(

@@ -168,7 +168,12 @@ class AssistantResponder:
         )
         if off_topic and talk.understanding.confidence >= CONFIDENT:
             return False  # a digression: answered by its own flow, then we come back
-        if state.step in ("ask_item", "ask_size", "ask_colour") and discovery.absorb(talk, text):
+        if state.step == "ask_budget" and text.strip().isdigit():
+            state.slots["budget"] = str(int(text.strip()))
+            await discovery.advance(talk)
+            return True
+        asking = ("ask_item", "ask_size", "ask_colour", "ask_budget")
+        if state.step in asking and discovery.absorb(talk, text):
             await self._remember(talk)
             await discovery.advance(talk)
             return True
@@ -219,6 +224,11 @@ class AssistantResponder:
             return
         if (state.focus or state.shown) and control.asks_price(talk.text):
             intent = "product_question"  # "how much is it?" about the product just shown
+        if intent == "add_to_cart" and not (state.focus or state.shown) and _item_in(talk):
+            intent = "product_search"  # nothing shown yet to add: "a blue blazer in 50" is a search
+        vague = intent == "other" or talk.understanding.confidence < CONFIDENT
+        if state.focus and vague and (talk.entities.get("size") or talk.entities.get("colour")):
+            intent = "product_question"  # "is it there in 52?" about the product in focus
         understood = intent in ROUTED and talk.understanding.confidence >= CONFIDENT
         understood = understood or intent != talk.intent
         if not understood and not (intent in ROUTED and _has_slots(talk)):
@@ -239,6 +249,10 @@ class AssistantResponder:
                 await self._remember_size(talk, str(state.slots["size"]))  # "I'm a size 50"
             await self._remember(talk)
             await discovery.advance(talk)
+        elif intent in ("product_question", "store_info") and state.focus and talk.entities.get(
+            "place"
+        ):
+            await info.stores(talk)  # "do you have it in Amsterdam?": stock in that store
         elif intent == "product_question":
             target = state.focus or (state.shown[0] if len(state.shown) == 1 else None)
             if target:

@@ -57,3 +57,41 @@ def item_words(text: str, language: str | None = None) -> str:
             continue
         kept.append(word.lower())
     return " ".join(kept[:3])
+
+
+# Colour names (nouns) where an adjective would have to agree with the item: the reason says
+# "Jacke in Rot", "kurtka, kolor czarny" rather than bending the customer's word.
+COLOUR_NAMES: dict[str, dict[str, str]] = {
+    "de": {"black": "Schwarz", "white": "Weiß", "red": "Rot", "blue": "Blau", "green": "Grün",
+           "yellow": "Gelb", "grey": "Grau", "pink": "Rosa", "brown": "Braun", "beige": "Beige",
+           "orange": "Orange", "purple": "Lila", "navy": "Marineblau"},
+    "fr": {"black": "noir", "white": "blanc", "red": "rouge", "blue": "bleu", "green": "vert",
+           "yellow": "jaune", "grey": "gris", "pink": "rose", "brown": "marron", "beige": "beige",
+           "orange": "orange", "purple": "violet", "navy": "bleu marine"},
+    "es": {"black": "negro", "white": "blanco", "red": "rojo", "blue": "azul", "green": "verde",
+           "yellow": "amarillo", "grey": "gris", "pink": "rosa", "brown": "marrón",
+           "beige": "beige", "orange": "naranja", "purple": "morado", "navy": "azul marino"},
+    "it": {"black": "nero", "white": "bianco", "red": "rosso", "blue": "blu", "green": "verde",
+           "yellow": "giallo", "grey": "grigio", "pink": "rosa", "brown": "marrone",
+           "beige": "beige", "orange": "arancione", "purple": "viola", "navy": "blu navy"},
+    "pt": {"black": "preto", "white": "branco", "red": "vermelho", "blue": "azul",
+           "green": "verde", "yellow": "amarelo", "grey": "cinzento", "pink": "rosa",
+           "brown": "castanho", "beige": "bege", "orange": "laranja", "purple": "roxo",
+           "navy": "azul-marinho"},
+    "pl": {"black": "czarny", "white": "biały", "red": "czerwony", "blue": "niebieski",
+           "green": "zielony", "yellow": "żółty", "grey": "szary", "pink": "różowy",
+           "brown": "brązowy", "beige": "beżowy", "orange": "pomarańczowy",
+           "purple": "fioletowy", "navy": "granatowy"},
+    "ro": {"black": "negru", "white": "alb", "red": "roșu", "blue": "albastru",
+           "green": "verde", "yellow": "galben", "grey": "gri", "pink": "roz", "brown": "maro",
+           "beige": "bej", "orange": "portocaliu", "purple": "mov", "navy": "bleumarin"},
+}  # fmt: skip
+
+
+def colour_for(language: str, canonical: str, customer_word: str | None) -> str:
+    """How the reason names a colour: the customer's own adjective in English and Dutch (it
+    agrees with their noun), the colour's name elsewhere."""
+    names = COLOUR_NAMES.get(language)
+    if names is not None:
+        return names.get(canonical, customer_word or canonical)
+    return customer_word or canonical
