@@ -102,6 +102,7 @@ async def advance(talk: Talk) -> None:
             remembered = general  # "I'm a size 50", said before, fits this kind of item
         if remembered:
             slots["size"], slots["size_from_memory"] = remembered, True
+            talk.say("memory_used", size=remembered)
         elif loose.total > NARROW and len(sizes) > 1:
             state.asked.append("size")
             state.step = "ask_size"
@@ -199,10 +200,7 @@ async def show(talk: Talk, result: SearchResult) -> None:
         state.shown = []
         talk.text_reply(_reason(talk, 0, empty=True))
         return
-    reason = _reason(talk, len(result.hits), relaxed=result.relaxed)
-    if state.slots.get("size_from_memory"):
-        reason = f"{talk.t('memory_used', size=state.slots['size'])} {reason}"
-    talk.text_reply(reason)
+    talk.text_reply(_reason(talk, len(result.hits), relaxed=result.relaxed))
     products = []
     for hit in result.hits:
         variant = next(

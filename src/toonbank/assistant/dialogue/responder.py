@@ -54,9 +54,11 @@ class AssistantResponder:
             )
             engine = await engine_for_workspace(session, turn.workspace_id)
             preferences = await memory.load(session, turn.workspace_id, turn.contact_id)
-        understood: Understanding = await asyncio.to_thread(
-            engine.understand, text or "-", turn.language, None
-        )
+        understood = _tapped_understanding(text, payload, turn.language)
+        if understood is None:
+            understood = await asyncio.to_thread(
+                engine.understand, text or "-", turn.language, None
+            )
         language = understood.language
         if payload and turn.language:
             language = turn.language  # a tapped option says nothing about the language
@@ -226,8 +228,12 @@ class AssistantResponder:
             intent = "product_question"  # "how much is it?" about the product just shown
         if intent == "add_to_cart" and not (state.focus or state.shown) and _item_in(talk):
             intent = "product_search"  # nothing shown yet to add: "a blue blazer in 50" is a search
+        named = talk.entities.get("colour") and _item_in(talk)
+        if intent in ("add_to_cart", "product_question") and named and not talk.payload:
+            intent = "product_search"  # "blue blazer size 50": a new product, not the shown one
         vague = intent == "other" or talk.understanding.confidence < CONFIDENT
-        if state.focus and vague and (talk.entities.get("size") or talk.entities.get("colour")):
+        variant_words = talk.entities.get("size") or talk.entities.get("colour")
+        if state.focus and vague and variant_words and not _item_in(talk):
             intent = "product_question"  # "is it there in 52?" about the product in focus
         understood = intent in ROUTED and talk.understanding.confidence >= CONFIDENT
         understood = understood or intent != talk.intent
@@ -249,8 +255,10 @@ class AssistantResponder:
                 await self._remember_size(talk, str(state.slots["size"]))  # "I'm a size 50"
             await self._remember(talk)
             await discovery.advance(talk)
-        elif intent in ("product_question", "store_info") and state.focus and talk.entities.get(
-            "place"
+        elif (
+            intent in ("product_question", "store_info")
+            and state.focus
+            and talk.entities.get("place")
         ):
             await info.stores(talk)  # "do you have it in Amsterdam?": stock in that store
         elif intent == "product_question":
@@ -292,6 +300,31 @@ class AssistantResponder:
             return
         talk.say("not_understood")
         _menu(talk)
+
+
+_PAYLOAD_INTENTS = {
+    "add": "add_to_cart", "info": "product_question", "slot": "product_search",
+    "cart": "checkout", "ship": "checkout", "confirm": "cancel_order",
+    "menu:shop": "product_search", "menu:order": "order_status", "menu:human": "human_handover",
+}  # fmt: skip
+
+
+def _tapped_understanding(
+    text: str, payload: str | None, language: str | None
+) -> Understanding | None:
+    """A tapped option of ours needs no model: its payload says what it means."""
+    if not payload or not language:
+        return None
+    kind = payload.split(":", 1)[0]
+    intent = _PAYLOAD_INTENTS.get(payload) or _PAYLOAD_INTENTS.get(kind)
+    if kind == "order":
+        intent = payload.split(":")[1] if payload.count(":") >= 2 else None
+    if intent is None:
+        return None
+    return Understanding(
+        text=text, language=language, language_confidence=1.0, intent=intent,
+        confidence=1.0, out_of_scope=False, entities={}, source="payload",
+    )  # fmt: skip
 
 
 def _words(turn: Turn) -> tuple[str, str | None]:

@@ -30,6 +30,12 @@ FILLER = frozenset(
     czesc dzien dobry szukam chce potrzebuje macie jakis jakas jakies w z i dla rozmiar
     rozmiarze ponizej prosze
     salut buna caut vreau am nevoie aveti un o niste pentru cu si in marime marimea sub
+    ben am bin bist suis soy sono sou jestem sunt also too ook auch aussi tambien anche
+    it this that these those hij zij ze die dat deze er ihn ihm sie es il elle ils lui ella
+    ello ese esa esto eso lo quello questa questo ele ela isso isto ten ta to ono el ea asta
+    available beschikbaar verfugbar disponible disponibile disponivel dostepny disponibil
+    i'll ill take neem nehme prends tomo prendo levo biore iau add cart winkelwagen mandje
+    warenkorb panier carrito carrello carrinho koszyka koszyk cos
     """.split()  # noqa: SIM905
 )
 _WORD = re.compile(r"[\w'-]+")
