@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from toonbank.assistant.convtests.spec import Conversation, Expect, Step
 from toonbank.channels.base import Connection, InboundMessage
@@ -29,6 +29,7 @@ from toonbank.channels.content import (
 from toonbank.channels.render import format_plain
 from toonbank.commerce import carts
 from toonbank.commerce import orders as order_rules
+from toonbank.commerce.search import SearchQuery
 from toonbank.context import Context
 from toonbank.conversations.service import change_status
 from toonbank.conversations.states import BOT
@@ -133,10 +134,15 @@ class _Driver:
         self.conversation = conversation
         self.connection = connection
         self.user = conversation.user or f"convtest-{new_id()[:16]}"
-        self.last_seen = 0
+        self.last_seen: int | None = None
 
     async def step(self, index: int, step: Step) -> TurnOutcome:
-        if step.order is not None:
+        if self.last_seen is None:  # a returning customer: only replies from now on count
+            self.last_seen = await self._latest_reply_id()
+        if step.purchase is not None:
+            await self._purchase(step)
+            action = f"purchase {step.purchase.search!r}"
+        elif step.order is not None:
             await self._change_order(step)
             action = f"order → {step.order.status}"
         elif step.agent_returns:
@@ -202,6 +208,16 @@ class _Driver:
         conversation = await self._conversation()
         return dict(conversation.bot_state or {}) if conversation is not None else {}
 
+    async def _latest_reply_id(self) -> int:
+        contact_id = await self._contact_id()
+        if contact_id is None:
+            return 0
+        async with self.ctx.db.session() as session:
+            latest = await session.scalar(
+                select(func.max(Message.id)).where(Message.contact_id == contact_id)
+            )
+        return int(latest or 0)
+
     async def _replies(self) -> list[Content]:
         contact_id = await self._contact_id()
         if contact_id is None:
@@ -213,7 +229,7 @@ class _Driver:
                     .where(
                         Message.contact_id == contact_id,
                         Message.direction == "out",
-                        Message.id > self.last_seen,
+                        Message.id > (self.last_seen or 0),
                     )
                     .order_by(Message.id)
                 )
@@ -234,6 +250,35 @@ class _Driver:
                 .limit(1)
             )
 
+    async def _purchase(self, step: Step) -> None:
+        """A pending order through the commerce core (search → cart → checkout)."""
+        assert step.purchase is not None
+        wanted = step.purchase
+        contact_id = await self._contact_id()
+        if contact_id is None:
+            raise AssertionError("say something first: the customer does not exist yet")
+        found = await self.ctx.search.search(
+            self.runner.workspace_id,
+            SearchQuery(
+                text=wanted.search,
+                colours=(wanted.colour,) if wanted.colour else (),
+                sizes=(wanted.size,) if wanted.size else (),
+                in_stock=True,
+                limit=1,
+            ),
+        )
+        variants = [v for hit in found.hits for v in hit.variants if v.in_stock]
+        if not variants:
+            raise AssertionError(f"nothing in stock matches {wanted}")
+        async with self.ctx.db.uow() as uow:
+            cart = await carts.open_cart(uow.session, self.runner.workspace_id, contact_id)
+            await carts.set_line(uow.session, cart, variants[0].id, wanted.quantity)
+            await carts.update_cart(
+                uow.session, cart, shipping_method=wanted.shipping, country="NL",
+                fields={"shipping_method", "country"},
+            )  # fmt: skip
+            await carts.checkout(uow.session, cart, actor="convtest")
+
     async def _change_order(self, step: Step) -> None:
         assert step.order is not None
         latest = await self._latest_order()
@@ -248,6 +293,8 @@ class _Driver:
         async with self.ctx.db.uow() as uow:
             order = await uow.session.get(Order, latest.id)
             assert order is not None
+            if order.status in path:  # already part of the way there
+                path = path[path.index(order.status) + 1 :]
             for status in path:
                 if status == order_rules.REFUNDED:
                     order.refunded_minor = order.total_minor

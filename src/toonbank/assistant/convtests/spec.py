@@ -14,6 +14,7 @@
           cards: {min: 1}
       - tap: 1                   # the 1st option offered (or its title)
         expect: {cart_total: {min: 1}}
+      - purchase: {search: blazer, colour: blue, size: "50"}   # bought earlier (pending order)
       - order: {status: shipped, carrier: PostNL, tracking: 3SABC123}   # the shop acts
       - agent_returns: true      # a person hands the conversation back to the assistant
 
@@ -90,10 +91,22 @@ class OrderChange(BaseModel):
     tracking: str | None = None
 
 
+class Purchase(BaseModel):
+    """The customer bought something before this turn (cart + checkout, a pending order)."""
+
+    model_config = ConfigDict(extra="forbid")
+    search: str
+    colour: str | None = None
+    size: str | None = None
+    quantity: int = Field(default=1, ge=1, le=99)
+    shipping: str = "postnl-standard"
+
+
 class Step(BaseModel):
     model_config = ConfigDict(extra="forbid")
     say: str | None = Field(default=None, max_length=4000)
     tap: int | str | None = None
+    purchase: Purchase | None = None
     order: OrderChange | None = None
     agent_returns: bool = False
     expect: Expect = Field(default_factory=Expect)
@@ -101,9 +114,10 @@ class Step(BaseModel):
     @model_validator(mode="after")
     def _one_action(self) -> Step:
         actions = [self.say is not None, self.tap is not None, self.order is not None]
+        actions.append(self.purchase is not None)
         actions.append(self.agent_returns)
         if sum(actions) != 1:
-            raise ValueError("a turn has exactly one of: say, tap, order, agent_returns")
+            raise ValueError("a turn has exactly one of: say, tap, purchase, order, agent_returns")
         return self
 
 
