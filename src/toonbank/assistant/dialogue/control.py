@@ -17,6 +17,8 @@ _CANCEL = {
     "esquece", "esqueca", "deixa para la", "deixa pra la", "nao importa", "nao obrigado",
     "niewazne", "zapomnij", "anuluj", "nie dziekuje", "niewazne dzieki",
     "las-o", "lasa", "lasa asa", "nu mai conteaza", "anuleaza", "nu multumesc",
+    "nothing", "nothing else", "niets", "niks", "nichts", "rien", "nada", "niente", "nic",
+    "nimic",
 }  # fmt: skip
 _YES = {
     "yes", "y", "yeah", "yep", "sure", "ok", "okay", "please", "yes please", "do it",
