@@ -90,7 +90,11 @@ class AssistantResponder:
             state.handed_over, state.handover, state.misunderstood = None, {}, 0
             state.reset_flow()
             talk.say("welcome_back")
-        elif talk.turn.first_message:
+        if not talk.text and not talk.payload:  # a photo, a file, a location: no words to read
+            kind = getattr(talk.turn.content, "kind", talk.turn.content.type)
+            talk.say("media_received", kind=kind)
+            return
+        if talk.turn.first_message:
             talk.say("greeting", shop=talk.policy.shop_name)
             if talk.intent in ("greeting", "other") and not talk.entities and not talk.payload:
                 _menu(talk)
