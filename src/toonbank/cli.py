@@ -19,6 +19,7 @@ import typer
 from rich.console import Console
 
 from toonbank.assistant.cli import assistant_app
+from toonbank.assistant.convtests.cli import conversation_tests
 from toonbank.commerce.cli import catalog_app, stores_app
 from toonbank.commerce.orders_cli import orders_app, payments_app
 from toonbank.config import Settings, load_settings
@@ -43,6 +44,7 @@ app.add_typer(orders_app, name="orders")
 app.add_typer(payments_app, name="payments")
 app.add_typer(assistant_app, name="assistant")
 app.add_typer(knowledge_app, name="knowledge")
+app.command("test")(conversation_tests)
 
 err = Console(stderr=True, soft_wrap=True)
 

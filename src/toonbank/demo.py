@@ -37,6 +37,9 @@ async def ensure_demo(ctx: Context) -> DemoInfo:
             workspace, api_key = await create_workspace(
                 uow.session, ctx.secret_box, ctx.channels, "demo"
             )
+        if "responder" not in (workspace.settings or {}):
+            # The demo shop is answered by the assistant (new workspaces: the placeholder).
+            workspace.settings = {**(workspace.settings or {}), "responder": "assistant"}
         has_agent = await uow.session.scalar(
             select(Agent.id).where(Agent.workspace_id == workspace.id, Agent.email == DEMO_EMAIL)
         )

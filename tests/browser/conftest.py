@@ -29,6 +29,7 @@ from toonbank.config import Settings
 from toonbank.context import create_context
 from toonbank.db.migrate import upgrade
 from toonbank.demo import ensure_demo
+from toonbank.models import Workspace
 from toonbank.simulator.api_channel import BackgroundServer
 
 CHROMIUM_ARGS = [
@@ -81,6 +82,13 @@ def shop(settings: Settings) -> Iterator[Shop]:
         await ctx.start()
         try:
             info = await ensure_demo(ctx)
+            # The demo shop answers with the assistant; these tests are about the widget's
+            # transport (history, exactly-once, escaping), so they drive the deterministic
+            # placeholder responder (an echo). The assistant has its own conversation tests.
+            async with ctx.db.uow() as uow:
+                workspace = await uow.session.get(Workspace, info.workspace_id)
+                assert workspace is not None
+                workspace.settings = {**(workspace.settings or {}), "responder": "placeholder"}
         finally:
             await ctx.close()
         assert info.api_key is not None

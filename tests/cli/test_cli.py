@@ -37,18 +37,19 @@ def _run(
 def test_chat_in_a_pipe_prints_the_reply_and_exits_zero(settings: Settings, tmp_path: Path) -> None:
     result = _run(settings, tmp_path, "chat", stdin="hi\n")
     assert result.returncode == 0, result.stderr
-    assert "Toonbank demo assistant" in result.stdout
-    assert "1. Browse products" in result.stdout
+    assert "Toonbank's virtual assistant, an automated bot" in result.stdout  # the demo's assistant
+    assert "1. Find a product" in result.stdout
     assert "you>" not in result.stdout  # no prompt when stdin is not a terminal
 
 
 def test_chat_numbered_reply_maps_to_the_option(settings: Settings, tmp_path: Path) -> None:
-    result = _run(settings, tmp_path, "chat", stdin="hallo\n2\nniets\n")
+    result = _run(settings, tmp_path, "chat", stdin="hoi\n2\nniets\n")
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert any("demo-assistent" in line for line in lines)  # answered in Dutch
-    assert "Je koos: Status van bestelling." in lines
-    assert "Je zei: niets" in lines
+    assert any("virtuele assistent" in line for line in lines)  # answered in Dutch
+    assert "2. Waar is mijn bestelling?" in lines
+    assert "Wat is je bestelnummer? Het begint met TB-." in lines  # "2" chose the order option
+    assert "Oké, laat maar. Waarmee kan ik je nog helpen?" in lines
 
 
 def test_workspace_create_and_channels(settings: Settings, tmp_path: Path) -> None:

@@ -128,7 +128,10 @@ def test_demo_against_the_simulator(demo: tuple[str, str, str], tmp_path: Path) 
 
     greeting, menu = messages(2)
     assert greeting["to"] == said["customer"]
-    assert menu["options"] == ["Browse products", "Order status", "Talk to a person"]
-    tapped = httpx.post(f"{sim_url}/_sim/telegram/customer", json={"tap": "Order status"}).json()
+    assert "virtual assistant, an automated bot" in str(greeting["text"])  # the demo's assistant
+    assert menu["options"] == ["Find a product", "Where is my order?", "Talk to a person"]
+    tapped = httpx.post(
+        f"{sim_url}/_sim/telegram/customer", json={"tap": "Where is my order?"}
+    ).json()
     assert tapped["customer"] == said["customer"]  # the same customer as before
-    assert messages(3)[2]["text"] == "You chose: Order status."
+    assert messages(3)[2]["text"] == "What is your order number? It starts with TB-."

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
+from toonbank.commerce.demo import DEMO_TAILORING
 from toonbank.commerce.search import SearchQuery
 from toonbank.commerce.stores import find_stores
 from toonbank.context import Context
@@ -26,14 +27,18 @@ async def count(ctx: Context, model: type, workspace_id: str) -> int:
 async def test_demo_shop_is_seeded_once_and_searchable(ctx: Context) -> None:
     info = await ensure_demo(ctx)
     ws = info.workspace_id
-    assert await count(ctx, Product, ws) == 300
+    assert await count(ctx, Product, ws) == 300 + DEMO_TAILORING
     variants = await count(ctx, ProductVariant, ws)
     assert 900 < variants < 4000
     assert await count(ctx, Location, ws) == 5  # four stores and the online warehouse
     assert await count(ctx, ShippingMethod, ws) == 4
     assert await count(ctx, StockLevel, ws) == variants * 5
     again = await ensure_demo(ctx)
-    assert again.workspace_id == ws and await count(ctx, Product, ws) == 300
+    assert again.workspace_id == ws and await count(ctx, Product, ws) == 300 + DEMO_TAILORING
+    blazers = await ctx.search.search(
+        ws, SearchQuery(text="blazer", colours=("Blue",), sizes=("50",), language="nl")
+    )
+    assert blazers.total >= 2  # the documented demo: "blauwe blazer maat 50"
     dutch = await ctx.search.search(ws, SearchQuery(text="rode jurk", language="nl"))
     assert dutch.total > 0
     assert all("jurk" in hit.title for hit in dutch.hits)

@@ -20,6 +20,8 @@ from toonbank.kit.clock import now
 from toonbank.models import DiscountCode, Product, TaxRate
 
 DEMO_PRODUCTS = 300
+DEMO_TAILORING = 8
+"""Blazers in suit sizes 46-54 (two of them blue in size 50), after the general catalog."""
 WEEKDAY = ["10:00-18:00"]
 
 
@@ -140,6 +142,7 @@ async def seed_shop(db: Database, workspace_id: str, products: int = DEMO_PRODUC
                          percent_bp=1000, uses=0, active=True),
         ])  # fmt: skip
     items = list(sample.products(products))
+    items += sample.products(DEMO_TAILORING, seed=2, garments=sample.TAILORING, first=900_001)
     feeds: list[tuple[str, ImportOptions]] = []
     english = io.StringIO()
     sample.write_gmc(items, english)

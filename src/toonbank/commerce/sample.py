@@ -63,6 +63,18 @@ GARMENTS = (
     Garment("tote bag", "shopper", "Accessories > Bags", ONE_SIZE, (39, 189), "unisex", (6, 9)),
     Garment("belt", "riem", "Accessories > Belts", ONE_SIZE, (29, 79), "unisex", (6, 7)),
 )
+TAILORING = (
+    Garment(
+        "blazer",
+        "blazer",
+        "Men > Clothing > Blazers",
+        ("46", "48", "50", "52", "54"),
+        (129, 279),
+        "male",
+        (2, 4, 0),
+    ),
+)
+"""Tailored jackets in European suit sizes (the demo shop's "blauwe blazer maat 50")."""
 STYLES = (
     ("Relaxed", "Relaxed"), ("Slim-fit", "Slim-fit"), ("Oversized", "Oversized"),
     ("Classic", "Klassieke"), ("Cropped", "Korte"), ("Pleated", "Geplooide"),
@@ -111,12 +123,18 @@ class SampleProduct:
 
 
 def products(
-    count: int, *, seed: int = 7, max_colours: int = 3, max_sizes: int = 5
+    count: int,
+    *,
+    seed: int = 7,
+    max_colours: int = 3,
+    max_sizes: int = 5,
+    garments: Sequence[Garment] = GARMENTS,
+    first: int = 1,
 ) -> Iterator[SampleProduct]:
-    """``count`` products; the same seed gives the same catalog, ids ``TB-000001`` upwards."""
+    """``count`` products; the same seed gives the same catalog, ids ``TB-{first:06d}`` upwards."""
     rng = random.Random(seed)
-    for number in range(1, count + 1):
-        garment = rng.choice(GARMENTS)
+    for number in range(first, first + count):
+        garment = rng.choice(garments)
         style = rng.choice(STYLES)
         material = MATERIALS[rng.choice(garment.materials)]
         brand = rng.choice(BRANDS)

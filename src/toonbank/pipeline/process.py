@@ -238,6 +238,7 @@ async def _turn(
         state=dict(plan.state),
         language=plan.language,
         first_message="turns" not in plan.state,
+        services=ctx,
     )
     try:
         result: TurnResult = await responder.respond(turn)

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from toonbank.channels.capabilities import Capabilities
 from toonbank.channels.content import Content
+
+if TYPE_CHECKING:
+    from toonbank.context import Context
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,10 @@ class Turn:
     state: dict[str, Any]
     language: str | None = None
     first_message: bool = False
+    services: Context | None = None
+    """The process's services (database, search, settings) for responders that read the shop
+    (the assistant); ``None`` where no shop is behind the conversation. A responder opens its
+    own short transactions: the turn itself runs outside any transaction."""
 
 
 @dataclass(slots=True)
