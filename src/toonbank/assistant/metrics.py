@@ -27,6 +27,7 @@ of its last turn.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,9 +113,14 @@ async def record_assistant_turn(
         source=source,
     )
     [event_id] = await record_events(uow, bus, [spec])
-    labels = (_intent_label(intent), _language_label(language), "true" if fallback else "false")
-    uow.on_commit(lambda: prom.ASSISTANT_TURNS.labels(*labels).inc())
+    uow.on_commit(count_turn(intent, language, fallback))
     return event_id
+
+
+def count_turn(intent: str, language: str | None, fallback: bool) -> Callable[[], None]:
+    """The Prometheus update for one answered message, to run once its turn is committed."""
+    labels = (_intent_label(intent), _language_label(language), "true" if fallback else "false")
+    return lambda: prom.ASSISTANT_TURNS.labels(*labels).inc()
 
 
 async def record_resolution(

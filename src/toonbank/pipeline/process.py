@@ -12,6 +12,7 @@ seeing the dialogue state the previous one produced.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -23,7 +24,7 @@ from sqlalchemy import bindparam, select, update
 from toonbank.channels.base import Connection
 from toonbank.channels.content import Content, Option, Reply, Text, parse_content
 from toonbank.channels.render import degrade, numbered_options, resolve_choice
-from toonbank.conversations.events import lock_contacts
+from toonbank.conversations.events import EventSpec, lock_contacts, record_events
 from toonbank.conversations.service import Outbound, change_status, queue_outbound_many, recipients
 from toonbank.conversations.states import BOT, CLOSED, QUEUED
 from toonbank.db.uow import UnitOfWork
@@ -115,6 +116,8 @@ class _Plan:
     handover: str | None = None
     close: str | None = None
     started_with: str = BOT
+    events: list[EventSpec] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
 
 async def pending_conversations(ctx: Any, limit: int = BATCH) -> list[str]:
@@ -270,6 +273,8 @@ async def _turn(
     plan.language = result.language or plan.language
     plan.handover = result.handover_reason
     plan.close = result.close_reason
+    plan.events.extend(result.events)
+    plan.after_commit.extend(result.after_commit)
 
 
 class LeaseLost(Exception):
@@ -339,12 +344,16 @@ async def _commit_in(
     replies: list[Outbound] = []
     updates: list[dict[str, Any]] = []
     changes: list[_Plan] = []
+    events: list[EventSpec] = []
     for plan in plans:
         handled += len(plan.message_ids)
         status, last = live[plan.conversation.id]
         if status != BOT or plan.started_with != BOT:
             continue  # an agent took over meanwhile: the bot stays silent
         replies.extend(plan.replies)
+        events.extend(plan.events)
+        for callback in plan.after_commit:
+            uow.on_commit(callback)
         updates.append(
             {
                 "c_id": plan.conversation.id,
@@ -357,6 +366,8 @@ async def _commit_in(
             changes.append(plan)
     if updates:
         await session.execute(_BOT_UPDATE, updates)
+    if events:
+        await record_events(uow, ctx.bus, events)
     for plan in changes:  # rare: load the conversation to move it along its states
         conversation = await session.get(Conversation, plan.conversation.id)
         assert conversation is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -10,6 +11,7 @@ from toonbank.channels.content import Content
 
 if TYPE_CHECKING:
     from toonbank.context import Context
+    from toonbank.conversations.events import EventSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,10 @@ class TurnResult:
     """Set to hand the conversation to people (status → queued)."""
     close_reason: str | None = None
     language: str | None = None
+    events: list[EventSpec] = field(default_factory=list)
+    """Recorded in the turn's transaction (e.g. ``assistant.turn`` for the assistant metrics)."""
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+    """Run once the turn is committed (e.g. Prometheus counters); never for a rolled-back turn."""
 
 
 class Responder(Protocol):

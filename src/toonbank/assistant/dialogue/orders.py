@@ -14,6 +14,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toonbank.assistant.dialogue.knowledge import KnowledgeSearch
 from toonbank.assistant.dialogue.state import ORDER
 from toonbank.assistant.dialogue.talk import Talk
 from toonbank.channels.content import LineItem, OrderSummary, Text
@@ -53,8 +54,16 @@ async def _latest(session: AsyncSession, talk: Talk, limit: int = 3) -> list[Ord
     return list(rows.scalars())
 
 
-async def handle(talk: Talk, action: str, order_id: str | None = None) -> None:
-    """Find the order (number in the message, a chosen one, or the only recent one), then act."""
+POLICY_ACTIONS = ("return_request", "refund_status", "change_order", "cancel_order")
+
+
+async def handle(
+    talk: Talk, action: str, order_id: str | None = None, knowledge: KnowledgeSearch | None = None
+) -> None:
+    """Find the order (number in the message, a chosen one, or the only recent one), then act.
+
+    With ``knowledge``, a policy question ("how do returns work?") from a customer without a
+    recent order is first answered from the business's article, with its source."""
     async with talk.ctx.db.uow() as uow:
         session = uow.session
         order: Order | None = None
@@ -77,6 +86,13 @@ async def handle(talk: Talk, action: str, order_id: str | None = None) -> None:
             else:
                 recent = await _latest(session, talk)
                 if not recent:
+                    if knowledge is not None and action in POLICY_ACTIONS:
+                        hits = await knowledge(
+                            session, talk.workspace_id, talk.text, talk.language, 1
+                        )
+                        if hits:
+                            source = talk.t("knowledge_source", source=hits[0].source)
+                            talk.text_reply(f"{hits[0].snippet} {source}")
                     talk.say("ask_order")
                     _wait_for_number(talk, action)
                     return

@@ -14,11 +14,12 @@ from typing import Any
 from sqlalchemy import select
 
 from toonbank.assistant.dialogue import control, discovery, info, memory, orders, products, shopping
-from toonbank.assistant.dialogue.knowledge import NO_KNOWLEDGE, KnowledgeSearch
+from toonbank.assistant.dialogue.knowledge import KNOWLEDGE_BASE, KnowledgeSearch
 from toonbank.assistant.dialogue.policy import Policy
 from toonbank.assistant.dialogue.state import DISCOVERY, ORDER, DialogueState
 from toonbank.assistant.dialogue.talk import Talk
 from toonbank.assistant.engine import Understanding
+from toonbank.assistant.metrics import assistant_turn_event, count_turn
 from toonbank.assistant.service import engine_for_workspace
 from toonbank.channels.content import Reply, Text
 from toonbank.commerce import carts
@@ -38,7 +39,7 @@ ROUTED = frozenset(
 class AssistantResponder:
     name = "assistant"
 
-    def __init__(self, knowledge: KnowledgeSearch = NO_KNOWLEDGE) -> None:
+    def __init__(self, knowledge: KnowledgeSearch = KNOWLEDGE_BASE) -> None:
         self.knowledge = knowledge
 
     async def respond(self, turn: Turn) -> TurnResult:
@@ -66,7 +67,9 @@ class AssistantResponder:
             turn=turn, ctx=ctx, state=state, understanding=understood, language=language,
             policy=Policy.of(settings), text=text, payload=payload, preferences=preferences,
         )  # fmt: skip
+        misunderstood = state.misunderstood
         await self._route(talk)
+        fallback = state.misunderstood > misunderstood
         state.last = {
             "intent": understood.intent,
             "confidence": round(understood.confidence, 3),
@@ -82,6 +85,19 @@ class AssistantResponder:
             handover_reason=talk.handover,
             close_reason=talk.close,
             language=language,
+            events=[
+                assistant_turn_event(
+                    workspace_id=turn.workspace_id,
+                    conversation_id=turn.conversation_id,
+                    contact_id=turn.contact_id,
+                    intent=understood.intent,
+                    language=language,
+                    confidence=understood.confidence,
+                    fallback=fallback,
+                    source="tap" if payload else "text",
+                )
+            ],
+            after_commit=[count_turn(understood.intent, language, fallback)],
         )
 
     async def _route(self, talk: Talk) -> None:
@@ -279,7 +295,7 @@ class AssistantResponder:
         elif intent == "checkout":
             await shopping.start_checkout(talk)
         elif intent in orders.ACTIONS:
-            await orders.handle(talk, intent)
+            await orders.handle(talk, intent, knowledge=self.knowledge)
         elif intent == "delivery_info":
             await info.delivery(talk, self.knowledge)
         elif intent == "store_info":
