@@ -417,7 +417,18 @@ async def conversation_detail(
             ],
             "window": window,
             "can_act": may_act(agent, conversation),
+            "handover": handover_view(conversation.bot_state),
         }
+
+
+def handover_view(bot_state: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What the assistant handed over with the conversation (reason, intent, what was asked,
+    a summary, the cart), while it is with people; None when the assistant left nothing."""
+    context = (bot_state or {}).get("handover")
+    if not isinstance(context, dict) or not context:
+        return None
+    keys = ("reason", "intent", "language", "slots", "summary", "cart")
+    return {k: context[k] for k in keys if k in context}
 
 
 class ReplyIn(BaseModel):

@@ -224,9 +224,21 @@
     notes.replaceChildren();
     for (const n of detail.notes) notes.append(el("li", { "data-note-id": n.id }, n.body));
     renderWindow(detail.window, act);
+    renderHandover(detail.handover);
     renderPresence();
     await loadSide(act);
     if (window.ToonbankSuggestions) window.ToonbankSuggestions.show(state.current, detail);
+  }
+
+  function renderHandover(handover) {
+    const box = T("handover");
+    box.hidden = !handover;
+    if (!handover) return;
+    T("handover-summary").textContent = handover.summary || handover.reason || "";
+    const cart = handover.cart;
+    T("handover-cart").textContent = cart
+      ? `Cart: ${cart.lines.map((l) => `${l.quantity} x ${l.title}`).join(", ")} (${cart.total.amount} ${cart.total.currency})`
+      : "";
   }
 
   function renderLabels(labels, act) {
