@@ -1,8 +1,8 @@
 """End to end on a real server with its embedded worker (SQLite and PostgreSQL): a customer in
 the web-chat widget, a product found by search and put in the customer's cart (here by an
-agent over REST; test_e2e_chat_purchase.py does it all in the chat with the assistant), the payment link arriving in the
-widget, payment on the sandbox page, the order confirmation in the chat, and the signed order
-webhook at the shop's fulfilment system."""
+agent over REST; test_e2e_chat_purchase.py does it all in the chat with the assistant), the
+payment link arriving in the widget, payment on the sandbox page, the order confirmation in the
+chat, and the signed order webhook at the shop's fulfilment system."""
 
 from __future__ import annotations
 
