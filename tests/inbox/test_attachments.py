@@ -89,6 +89,12 @@ async def test_upload_types_limits_roles_and_workspaces(ctx: Context, world: Wor
         json={"content": {"type": "media", "kind": "image", "url": img["url"]}},
     )
     assert stolen.status_code == 404
+    rest = await anonymous.post(  # nor can the rival workspace's API key
+        f"/api/v1/conversations/{theirs}/messages",
+        json={"content": {"type": "media", "kind": "image", "url": img["url"]}},
+        headers={"authorization": f"Bearer {world.other['api_key']}"},
+    )
+    assert rest.status_code == 404
     # Links that are neither uploads nor http(s) are refused.
     script = await ann.post(
         f"/api/v1/inbox/conversations/{cid}/messages",
@@ -132,8 +138,13 @@ async def test_media_reply_reaches_the_web_chat_customer(ctx: Context, world: Wo
             json.dumps({"type": "message", "client_id": str(uuid.uuid4()), "content": hello})
         )
         await _frames_until(ws, lambda f: (_message(f) or {}).get("direction") == "in")
-        rows = (await visitor.get("/api/v1/conversations", headers=key)).json()
-        [cid] = [r["id"] for r in rows if r["id"] != world.conversation_id]
+        for _ in range(200):
+            rows = (await visitor.get("/api/v1/conversations", headers=key)).json()
+            ids = [r["id"] for r in rows if r["id"] != world.conversation_id]
+            if ids:
+                break
+            await asyncio.sleep(0.05)
+        [cid] = ids
         queued = await visitor.post(
             f"/api/v1/conversations/{cid}/status",
             json={"status": "queued", "reason": "wants to see"},

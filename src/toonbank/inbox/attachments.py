@@ -5,7 +5,7 @@ Uploads are stored like the web chat's (:class:`~toonbank.models.MediaObject`, s
 ``/media/<id>``), typed by their first bytes (the declared type and the file name are never
 trusted) and limited to ``max_upload_bytes``. Only an agent who may reply in the conversation
 may upload for it. Every send of agent media checks that a ``/media/<id>`` link belongs to the
-agent's workspace (:func:`toonbank.inbox.outbound.checked_media`), so a file of another
+agent's workspace (:func:`toonbank.pipeline.outbound_media.owned`), so a file of another
 workspace can not be sent even when its id is known. Agents read files through
 ``GET /api/v1/inbox/media/<id>``, which is scoped to their workspace.
 """

@@ -6,16 +6,15 @@ from __future__ import annotations
 from typing import Any
 
 from toonbank.api.errors import ApiError
-from toonbank.channels.capabilities import Capabilities
-from toonbank.channels.content import Content, Media, Template
+from toonbank.channels.content import Content, Template
 from toonbank.channels.render import degrade
 from toonbank.context import Context
 from toonbank.conversations.events import lock_contacts
 from toonbank.conversations.service import queue_outbound, recipients
 from toonbank.db.uow import UnitOfWork
 from toonbank.inbox.window import window_state
-from toonbank.models import Conversation, MediaObject, Message
-from toonbank.pipeline.media import LOCAL_PREFIX
+from toonbank.models import Conversation, Message
+from toonbank.pipeline import outbound_media
 
 
 async def send_content(
@@ -41,7 +40,12 @@ async def send_content(
     assert connection is not None
     adapter = ctx.channels.get(connection.type)
     caps = adapter.manifest.capabilities
-    content = await checked_media(uow.session, conversation.workspace_id, content, ctx, caps)
+    try:
+        content = await outbound_media.owned(
+            uow.session, conversation.workspace_id, content, ctx.settings.public_url, caps
+        )
+    except outbound_media.MediaRefused as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from None
     key = (conversation.contact_id, connection.id)
     recipient = (await recipients(uow.session, {key})).get(key)
     messages = [
@@ -60,33 +64,3 @@ async def send_content(
     ]
     uow.on_commit(lambda: ctx.wake("dispatch"))
     return messages, connection.type
-
-
-def _local_id(url: str) -> str | None:
-    if not url.startswith(LOCAL_PREFIX):
-        return None
-    return url.removeprefix(LOCAL_PREFIX)[:32]
-
-
-async def checked_media(
-    session: Any, workspace_id: str, content: Content, ctx: Context, caps: Capabilities
-) -> Content:
-    """Refuse media of another workspace (404); take the kind and type from the stored file;
-    make a local link absolute where the channel can not show this kind of media natively (it
-    becomes text with the link)."""
-    if not isinstance(content, Media):
-        return content
-    media_id = _local_id(content.url)
-    if media_id is None:
-        if not content.url.startswith(("https://", "http://")):
-            raise ApiError(422, "invalid_content", "media must be uploaded or an http(s) link")
-        return content
-    stored = await session.get(MediaObject, media_id)
-    if stored is None or stored.workspace_id != workspace_id:
-        raise ApiError(404, "not_found", "no such attachment in this workspace")
-    top = stored.content_type.split("/", 1)[0]
-    kind = top if top in ("image", "audio", "video") else "file"
-    update: dict[str, Any] = {"kind": kind, "mime_type": stored.content_type}
-    if kind not in caps.media:
-        update["url"] = ctx.settings.public_url.rstrip("/") + content.url
-    return content.model_copy(update=update)
