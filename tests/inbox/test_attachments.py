@@ -48,13 +48,14 @@ async def test_upload_types_limits_roles_and_workspaces(ctx: Context, world: Wor
         len(PNG),
     )
     assert img["url"] == f"/media/{img['id']}"
-    document = await ann.post(upload, files=_file("menu.pdf", PDF, "image/png"))
+    # A name never changes the type: it gets the extension of what the bytes are.
+    document = await ann.post(upload, files=_file("menu.html", PDF, "text/html"))
     assert document.status_code == 201
     doc = document.json()
     assert (doc["kind"], doc["mime_type"], doc["filename"]) == (
         "file",
         "application/pdf",
-        "menu.pdf",
+        "menu.html.pdf",
     )
     # Anything else, anything too big, anonymous or cross-site: refused, nothing stored.
     html = await ann.post(upload, files=_file("a.png", b"<script>alert(1)</script>", "image/png"))
@@ -78,7 +79,7 @@ async def test_upload_types_limits_roles_and_workspaces(ctx: Context, world: Wor
     assert read.headers["x-content-type-options"] == "nosniff"
     pdf = await ann.get(f"/api/v1/inbox/media/{doc['id']}")
     assert pdf.content == PDF
-    assert pdf.headers["content-disposition"] == "attachment; filename*=utf-8''menu.pdf"
+    assert pdf.headers["content-disposition"] == "attachment; filename*=utf-8''menu.html.pdf"
     assert (await eve.get(f"/api/v1/inbox/media/{img['id']}")).status_code == 404
     assert (await anonymous.get(f"/api/v1/inbox/media/{img['id']}")).status_code == 401
     # Using: eve can not send acme's file in her own conversation, even knowing its id.

@@ -40,13 +40,24 @@ def sniff_attachment(data: bytes) -> str | None:
     return sniff_image(data)
 
 
+EXTENSIONS: Final = {
+    PDF: (".pdf",),
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/gif": (".gif",),
+    "image/webp": (".webp",),
+}
+
+
 def clean_filename(name: str | None, mime: str) -> str:
-    """A display name without paths or control characters; a default when there is none."""
+    """A display name without paths or control characters, ending in the extension of its
+    real type (a PDF named ``x.html`` is saved as ``x.html.pdf``)."""
     base = unicodedata.normalize("NFC", (name or "").replace("\\", "/").rsplit("/", 1)[-1])
-    base = _UNSAFE.sub("", base).strip().lstrip(".")[:255]
-    if base:
-        return base
-    return "document.pdf" if mime == PDF else "image." + mime.rsplit("/", 1)[-1]
+    base = _UNSAFE.sub("", base).strip().lstrip(".")[:240] or (
+        "document" if mime == PDF else "image"
+    )
+    extensions = EXTENSIONS[mime]
+    return base if base.lower().endswith(extensions) else base + extensions[0]
 
 
 @router.post("/conversations/{conversation_id}/upload", status_code=201)
