@@ -24,6 +24,7 @@ from toonbank.commerce.payments import page as pay_page
 from toonbank.config import Settings
 from toonbank.context import Context, create_context
 from toonbank.inbox import api as inbox_api
+from toonbank.inbox import attachments as inbox_attachments
 from toonbank.inbox import canned as inbox_canned
 from toonbank.inbox import selling as inbox_selling
 from toonbank.inbox import web as inbox_web
@@ -96,6 +97,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         inbox_api.ws_router,
         inbox_work.router,
         inbox_selling.router,
+        inbox_attachments.router,
         inbox_web.router,
         suggestions_api.router,
         inbox_canned.router,
@@ -131,6 +133,6 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
         large_bytes=settings.max_upload_bytes + 64 * 1024,
-        large_prefixes=("/webchat/",),
+        large_prefixes=("/webchat/", "/api/v1/inbox/conversations/"),
     )
     return app

@@ -32,6 +32,7 @@ from toonbank.conversations.events import contact_topic, lock_contacts
 from toonbank.conversations.service import change_status, queue_outbound, recipients
 from toonbank.conversations.states import InvalidTransition
 from toonbank.models import ChannelConnection, Conversation, DeliveryAttempt, Message, Workspace
+from toonbank.pipeline import outbound_media
 
 router = APIRouter(prefix="/api/v1", tags=["api"])
 
@@ -120,10 +121,20 @@ async def send_message(
         if connection is None:
             raise ApiError(409, "no_channel", "the customer's channel is disabled")
         adapter = ctx.channels.get(connection.type)
+        try:
+            content = await outbound_media.owned(
+                uow.session,
+                principal.workspace_id,
+                body.content,
+                ctx.settings.public_url,
+                adapter.manifest.capabilities,
+            )
+        except outbound_media.MediaRefused as exc:
+            raise ApiError(exc.status, exc.code, exc.detail) from None
         key = (conversation.contact_id, connection.id)
         recipient = (await recipients(uow.session, {key})).get(key)
         messages = []
-        for part in degrade(body.content, adapter.manifest.capabilities):
+        for part in degrade(content, adapter.manifest.capabilities):
             messages.append(
                 await queue_outbound(
                     uow,

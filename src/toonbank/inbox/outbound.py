@@ -14,6 +14,7 @@ from toonbank.conversations.service import queue_outbound, recipients
 from toonbank.db.uow import UnitOfWork
 from toonbank.inbox.window import window_state
 from toonbank.models import Conversation, Message
+from toonbank.pipeline import outbound_media
 
 
 async def send_content(
@@ -38,6 +39,13 @@ async def send_content(
     connection = await ctx.connections.get(window["connection_id"])
     assert connection is not None
     adapter = ctx.channels.get(connection.type)
+    caps = adapter.manifest.capabilities
+    try:
+        content = await outbound_media.owned(
+            uow.session, conversation.workspace_id, content, ctx.settings.public_url, caps
+        )
+    except outbound_media.MediaRefused as exc:
+        raise ApiError(exc.status, exc.code, exc.detail) from None
     key = (conversation.contact_id, connection.id)
     recipient = (await recipients(uow.session, {key})).get(key)
     messages = [
@@ -52,7 +60,7 @@ async def send_content(
             recipient=recipient,
             agent_id=agent_id,
         )
-        for part in degrade(content, adapter.manifest.capabilities)
+        for part in degrade(content, caps)
     ]
     uow.on_commit(lambda: ctx.wake("dispatch"))
     return messages, connection.type

@@ -16,10 +16,11 @@ ASSETS: Final = {
     "inbox.js": "application/javascript",
     "inbox.css": "text/css",
     "suggestions.js": "application/javascript",
+    "attachments.js": "application/javascript",
     "suggestions.css": "text/css",
 }
 CSP: Final = (
-    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
     "connect-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 HEADERS: Final = {

@@ -4,6 +4,9 @@ An agent's attachment or a customer's photo copied by the media stage lives at a
 ``/media/<id>`` URL. Before a send, such media are uploaded to providers that take uploads
 (WhatsApp: the Graph media API, then sent by id), and become absolute links under
 ``public_url`` elsewhere (the provider fetches them; ``public_url`` must be reachable).
+
+Before such media is queued at all, :func:`owned` checks that the file belongs to the sender's
+workspace (an id from another workspace is refused even when known).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from toonbank.channels.base import MEDIA_SCHEME, SendError
+from toonbank.channels.capabilities import Capabilities
 from toonbank.channels.content import Content, Media
 from toonbank.models import MediaObject
 from toonbank.pipeline.media import LOCAL_PREFIX
@@ -36,3 +40,35 @@ async def sendable(ctx: Any, adapter: Any, connection: Any, content: Content) ->
         content.filename or stored.filename,
     )
     return content.model_copy(update={"url": MEDIA_SCHEME + provider_id})
+
+
+class MediaRefused(Exception):
+    """Media that may not be sent; ``status``/``code`` as an API error."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.code, self.detail = status, code, detail
+
+
+async def owned(
+    session: Any, workspace_id: str, content: Content, public_url: str, caps: Capabilities
+) -> Content:
+    """Media about to be queued: a ``/media/<id>`` must be a file of ``workspace_id`` (else
+    404) and takes its kind and type from the stored file; any other link must be http(s)
+    (else 422). A local link becomes absolute where the channel can not show this kind of
+    media natively (it is degraded to text with the link)."""
+    if not isinstance(content, Media):
+        return content
+    if not content.url.startswith(LOCAL_PREFIX):
+        if not content.url.startswith(("https://", "http://")):
+            raise MediaRefused(422, "invalid_content", "media must be uploaded or an http(s) link")
+        return content
+    stored = await session.get(MediaObject, content.url.removeprefix(LOCAL_PREFIX)[:32])
+    if stored is None or stored.workspace_id != workspace_id:
+        raise MediaRefused(404, "not_found", "no such file in this workspace")
+    top = stored.content_type.split("/", 1)[0]
+    kind = top if top in ("image", "audio", "video") else "file"
+    update: dict[str, Any] = {"kind": kind, "mime_type": stored.content_type}
+    if kind not in caps.media:
+        update["url"] = public_url.rstrip("/") + content.url
+    return content.model_copy(update=update)

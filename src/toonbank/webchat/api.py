@@ -30,7 +30,7 @@ from toonbank.kit.clock import now
 from toonbank.kit.frames import receive_frame
 from toonbank.models import Event, MediaObject, new_id
 from toonbank.pipeline.ingest import store_events
-from toonbank.webchat.media import sniff_image
+from toonbank.webchat.media import media_headers, sniff_image
 
 router = APIRouter(tags=["web chat"])
 log = structlog.get_logger(__name__)
@@ -180,15 +180,7 @@ async def media(media_id: str, ctx: Context = Depends(get_ctx)) -> Response:
         row = await session.get(MediaObject, media_id[:32])
     if row is None:
         raise ApiError(404, "not_found", "no such media")
-    return Response(
-        row.data,
-        media_type=row.content_type,
-        headers={
-            "x-content-type-options": "nosniff",
-            "cache-control": "private, max-age=86400",
-            "content-security-policy": "default-src 'none'",
-        },
-    )
+    return Response(row.data, media_type=row.content_type, headers=media_headers(row))
 
 
 @router.websocket("/webchat/{connection_id}/ws")

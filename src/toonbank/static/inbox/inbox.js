@@ -23,6 +23,8 @@
     return node;
   }
 
+  const Files = window.ToonbankAttachments;
+  const MAX_CAPTION = 1024;
   const money = (m) => (m ? `${m.amount} ${m.currency}` : "");
   const can = (permission) => Boolean(state.me && state.me.permissions.includes(permission));
   const conversationPath = (suffix) =>
@@ -175,6 +177,7 @@
     showError("");
     state.presence.clear();
     T("catalog-results").replaceChildren();
+    if (Files) Files.clear();
     await refreshConversation();
     sendPresence(id, "viewing");
     for (const item of document.querySelectorAll("[data-conversation-id]")) {
@@ -214,6 +217,7 @@
     if (c.team_id !== undefined) T("route-team").value = c.team_id || "";
     T("composer").disabled = !act;
     T("send").disabled = !act;
+    T("attach").disabled = !act;
     T("composer").placeholder = act ? "Reply to the customer (Ctrl+Enter sends)" : "Take the conversation to reply";
     renderLabels(c.labels || [], act);
     const history = T("history");
@@ -291,6 +295,11 @@
     if (content.type === "product") text = `${content.text ? `${content.text}: ` : ""}${content.product.title}`;
     if (content.type === "payment_link") text = `Payment link: ${content.text || ""}`;
     if (content.type === "template") text = `Template ${content.name}: ${content.fallback_text || ""}`;
+    if (content.type === "media") {
+      text = content.caption || content.filename || `[${content.kind}]`;
+      const media = Files && Files.view(content);
+      if (media) item.append(media);
+    }
     item.append(el("div", { class: "text" }, text ?? `[${content.type}]`));
     item.append(el("div", { class: "meta" }, `${m.sender} · ${m.channel || ""} · ${m.status}`));
     return item;
@@ -338,10 +347,19 @@
   async function send() {
     const box = T("composer");
     const text = box.value.trim();
-    if (!text) return;
+    const attached = Files && Files.chosen();
+    if (!text && !attached) return;
     showError("");
     try {
-      await call("POST", conversationPath("messages"), { text });
+      if (attached) {  // the text is the caption (or follows when it is too long for one)
+        const caption = text.length <= MAX_CAPTION ? text : "";
+        const content = await Files.content(conversationPath("upload"), caption);
+        await call("POST", conversationPath("messages"), { content });
+        Files.clear();
+        if (text && !caption) await call("POST", conversationPath("messages"), { text });
+      } else {
+        await call("POST", conversationPath("messages"), { text });
+      }
       box.value = "";
     } catch (error) {
       const hint = error.data && error.data.window && error.data.window.hint;
@@ -577,5 +595,6 @@
   }
 
   setInterval(() => { if (state.current) sendPresence(state.current, "viewing"); }, 15000);
+  if (Files) Files.init(showError);
   start();
 })();
