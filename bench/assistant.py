@@ -328,14 +328,20 @@ async def measure_turns(runner: Runner, scripts: Sequence[Sequence[str]]) -> dic
 # -- both, and the report ---------------------------------------------------------------------
 
 
+def sample_rows(texts: int, seed: int = 3) -> list[Row]:
+    """A fixed random sample of ``texts`` eval rows (all of them when ``texts`` is larger)."""
+    rows = eval_rows()
+    return rows if texts >= len(rows) else random.Random(seed).sample(rows, texts)
+
+
 async def run_all(
-    contacts: int = 24,
-    turns: int = 8,
+    contacts: int = 12,
+    turns: int = 6,
     rows: Sequence[Row] | None = None,
     database_url: str | None = None,
 ) -> dict[str, Any]:
-    rows = list(rows) if rows is not None else eval_rows()
-    probes = nlu_mix(rows)
+    rows = list(rows) if rows is not None else sample_rows(150)
+    probes = nlu_mix(rows, payloads=len(rows) // 3, repeats=len(rows))
     results: dict[str, Any] = {"nlu": await asyncio.to_thread(measure_nlu, probes)}
     results["nlu"]["eval_texts"] = len(rows)
     scripts = turn_scripts(rows, contacts, turns)
@@ -369,9 +375,10 @@ def markdown(results: dict[str, Any], machine: Machine, seconds: float) -> str:
         "### Understanding latency (one message at a time, one process)",
         "",
         f"`UnderstandingEngine.understand` called per message, as a dialogue turn does, over "
-        f"{nlu['overall']['n']} messages: the {nlu['eval_texts']} texts of "
-        "`bench/data/nlu_eval.csv` once, tapped-button payloads (`intent:<label>`) and repeats "
-        "of 40 frequent phrasings (Zipf-like), shuffled; the engine starts with an empty cache. "
+        f"{nlu['overall']['n']} messages: {nlu['eval_texts']} texts of "
+        "`bench/data/nlu_eval.csv` (a fixed random sample, `--texts`) once, tapped-button "
+        "payloads (`intent:<label>`) and repeats of up to 40 frequent phrasings (Zipf-like), "
+        "shuffled; the engine starts with an empty cache. "
         "Fast path: payload, keyword rules, exact training phrase, LRU cache; encoder: the "
         "multilingual model plus the intent model. Language identification and entities run "
         "on every path.",
@@ -427,11 +434,12 @@ def markdown(results: dict[str, Any], machine: Machine, seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--no-write", action="store_true", help="Print only.")
-    parser.add_argument("--contacts", type=int, default=24, help="Simulated customers.")
-    parser.add_argument("--turns", type=int, default=8, help="Timed messages per customer.")
+    parser.add_argument("--texts", type=int, default=150, help="Eval texts in the NLU mix.")
+    parser.add_argument("--contacts", type=int, default=12, help="Simulated customers.")
+    parser.add_argument("--turns", type=int, default=6, help="Timed messages per customer.")
     args = parser.parse_args()
     started = time.perf_counter()
-    results = asyncio.run(run_all(args.contacts, args.turns))
+    results = asyncio.run(run_all(args.contacts, args.turns, sample_rows(args.texts)))
     body = markdown(results, Machine.detect(None), time.perf_counter() - started)
     print(body)
     if not args.no_write:
