@@ -42,6 +42,7 @@ format: install
 bench: install
 	$(BIN)/python -m bench
 	$(BIN)/python -m bench.burst
+	$(BIN)/python -m bench.assistant
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
