@@ -310,7 +310,10 @@ class AssistantResponder:
 
     async def _not_understood(self, talk: Talk) -> None:
         state = talk.state
-        if await info.knowledge_answer(talk, self.knowledge):
+        # The understanding engine's out-of-scope decision is final: retrieval scores alone do
+        # not separate "what's the weather?" from a policy question (docs/benchmarks.md), so
+        # articles answer only messages that are in scope but not routed with confidence.
+        if talk.intent != "other" and await info.knowledge_answer(talk, self.knowledge):
             state.misunderstood = 0
             return
         state.misunderstood += 1
