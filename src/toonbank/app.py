@@ -30,6 +30,7 @@ from toonbank.inbox import selling as inbox_selling
 from toonbank.inbox import web as inbox_web
 from toonbank.inbox import work as inbox_work
 from toonbank.inbox.suggestions import api as suggestions_api
+from toonbank.inbox.suggestions import drafting
 from toonbank.knowledge import api as knowledge_api
 from toonbank.ops import api as ops_api
 from toonbank.ops.limits import BodySizeLimit, RateLimiter
@@ -50,6 +51,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
         context = ctx or create_context(settings)
         await context.start()
         app.state.ctx = context
+        drafting.install(context.generative)  # reply drafts only when the LLM layer is on
         worker = Worker(context) if settings.embedded_worker else None
         if worker is not None:
             await worker.start()
@@ -66,6 +68,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
                 app.state.login_limiter,
             ):
                 await limiter.close()
+            drafting.install(None)
             if ctx is None:
                 await context.close()
 

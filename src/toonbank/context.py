@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import httpx
 from httpx_aiohttp import AiohttpTransport
@@ -18,6 +19,9 @@ from toonbank.pipeline.ingest import LedgerWriter
 from toonbank.pipeline.pacing import SendPacer, create_pacer
 from toonbank.realtime import Bus, create_bus
 from toonbank.responders import ResponderRegistry, default_responders
+
+if TYPE_CHECKING:
+    from toonbank.assistant.generative import GenerativeLayer
 
 PIPELINE_TOPIC = "pipeline"
 GC_YOUNG_THRESHOLD = 20_000
@@ -54,6 +58,9 @@ class Context:
     connections: ConnectionCache
     pacer: SendPacer
     search: SearchEngine
+    generative: GenerativeLayer | None = None
+    """The optional generative layer (``TOONBANK_LLM_ENABLED``), built once per process;
+    None when off (the default): the assistant and the suggestions stay deterministic."""
     ledger: LedgerWriter = field(init=False, repr=False)
     _started: bool = field(default=False, repr=False)
 
@@ -74,6 +81,8 @@ class Context:
         await self.http.aclose()
         await self.pacer.close()
         await self.db.dispose()
+        if self.generative is not None:
+            await self.generative.aclose()
 
 
 def provider_client(timeout: float) -> httpx.AsyncClient:
@@ -89,6 +98,15 @@ def provider_client(timeout: float) -> httpx.AsyncClient:
         headers={"user-agent": "Toonbank/0.1"},
         transport=AiohttpTransport(limits=limits),
     )
+
+
+def generative_layer(settings: Settings) -> GenerativeLayer | None:
+    """The optional generative layer, or None when off (then its SDK is not even imported)."""
+    if not settings.llm_enabled:
+        return None
+    from toonbank.assistant.generative import GenerativeLayer
+
+    return GenerativeLayer.from_settings(settings)
 
 
 def create_context(settings: Settings) -> Context:
@@ -107,4 +125,5 @@ def create_context(settings: Settings) -> Context:
         connections=ConnectionCache(db, box),
         pacer=create_pacer(settings.redis_url),
         search=SemanticSearchEngine(LexicalSearchEngine(db)),
+        generative=generative_layer(settings),
     )

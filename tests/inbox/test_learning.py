@@ -13,7 +13,7 @@ from tests.knowledge.helpers import ARTICLES, WARRANTY_EN
 
 from toonbank.context import Context
 from toonbank.inbox.suggestions import bank, engine
-from toonbank.inbox.suggestions.engine import Candidate
+from toonbank.inbox.suggestions.engine import Candidate, Draft
 from toonbank.inbox.suggestions.facts import Facts
 from toonbank.inbox.suggestions.knowledge import KnowledgeBase, Passage, use_knowledge
 from toonbank.inbox.suggestions.templating import render, templatize, unknown_variables
@@ -175,8 +175,10 @@ class _Drafts:
 
     async def draft(
         self, question: str, language: str | None, grounding: Sequence[Candidate]
-    ) -> str | None:
-        return f"Draft from {len(grounding)} sources: {grounding[0].text}" if grounding else None
+    ) -> Draft | None:
+        if not grounding:
+            return None
+        return Draft(f"Draft from {len(grounding)} sources: {grounding[0].text}", [])
 
 
 async def test_knowledge_and_generator_ports_feed_suggestions(ctx: Context) -> None:

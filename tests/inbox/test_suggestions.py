@@ -14,13 +14,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select, update
+from tests.assistant.llm_server import FakeLLM
 from tests.helpers import api_connection, message_payload, post_signed
 from tests.inbox.helpers import make_agent, queued_conversations
+from tests.knowledge.helpers import WARRANTY_EN
 
 from toonbank.app import create_app
 from toonbank.config import Settings
 from toonbank.context import Context
 from toonbank.inbox.suggestions import service
+from toonbank.knowledge import upsert_articles
 from toonbank.models import (
     Agent,
     AnswerEntry,
@@ -125,6 +128,10 @@ async def _order(ctx: Context, conversation_id: str, number: str, tracking: str)
 
 @pytest.fixture
 async def world(ctx: Context, served: str, workspace: dict[str, str]) -> AsyncIterator[World]:
+    yield await _world(ctx, served, workspace)
+
+
+async def _world(ctx: Context, served: str, workspace: dict[str, str]) -> World:
     async with ctx.db.uow() as uow:
         other, other_key = await create_workspace(
             uow.session, ctx.secret_box, ctx.channels, "rival"
@@ -137,7 +144,7 @@ async def world(ctx: Context, served: str, workspace: dict[str, str]) -> AsyncIt
         await make_agent(ctx, workspace["id"], email, role=role, availability="offline")
     await make_agent(ctx, other.id, "eve@r.test", role="owner", availability="offline")
     connection = await api_connection(ctx, workspace["id"])
-    yield World(served, workspace, {"id": other.id, "api_key": other_key}, connection.id)
+    return World(served, workspace, {"id": other.id, "api_key": other_key}, connection.id)
 
 
 async def test_suggest_send_edit_learn_and_reuse_for_the_next_customer(
@@ -399,4 +406,55 @@ async def test_a_suggestion_that_cannot_be_sent_stays_open(ctx: Context, world: 
     assert rejected.status_code == 200
     twice = await ann.post(f"{BASE}/conversations/{cid}/suggestions/{first['id']}/reject")
     assert twice.status_code == 409 and twice.json()["error"] == "already_decided"
+    await ann.aclose()
+
+
+@pytest.fixture(scope="module")
+def llm() -> Iterator[FakeLLM]:
+    fake = FakeLLM().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def llm_served(settings: Settings, llm: FakeLLM) -> Iterator[str]:
+    """The server with the generative layer on (the drafting generator installed at start)."""
+    on = {"llm_enabled": True, "llm_base_url": llm.base_url, "llm_model": "ok", "llm_timeout": 5}
+    app = create_app(settings.model_copy(update={"embedded_worker": True, **on}))
+    with BackgroundServer(app) as server:
+        yield server.url
+
+
+async def test_a_drafted_reply_is_suggested_with_its_sources_never_an_invented_price(
+    ctx: Context, llm: FakeLLM, llm_served: str, workspace: dict[str, str]
+) -> None:
+    world = await _world(ctx, llm_served, workspace)
+    async with ctx.db.uow() as uow:
+        await upsert_articles(uow.session, workspace["id"], [WARRANTY_EN])
+    ann = await _login(world.url, "acme", "ann@a.test")
+    cid = await _ask(ctx, world, "cust-1", "Is there a warranty when the zip breaks?")
+    assert (await ann.post(f"{BASE}/conversations/{cid}/take")).status_code == 200
+    llm.reply = "Yes: a broken zip is covered by our two-year warranty [1]."
+    llm.requests.clear()
+    got = (await ann.get(f"{BASE}/conversations/{cid}/suggestions")).json()["suggestions"]
+    [draft] = [s for s in got if s["sources"][0]["type"] == "generated"]
+    assert draft["text"] == "Yes: a broken zip is covered by our two-year warranty."
+    quoted = next(s for s in got if s["sources"][0]["type"] == "knowledge")
+    assert draft["sources"] == [{"type": "generated", "provider": "llm:ok"}, quoted["sources"][0]]
+    assert quoted["sources"][0]["title"] == "Warranty"
+    [request] = llm.requests  # grounded in the retrieved candidates, numbered for citation
+    system = request["messages"][0]["content"]
+    assert "[1] Article: Warranty: All products have a two-year warranty" in system
+    assert request["messages"][1]["content"] == "Is there a warranty when the zip breaks?"
+
+    # A draft stating a price no candidate contains is dropped; the retrieved ones stay.
+    cid2 = await _ask(ctx, world, "cust-2", "Does the warranty cover a broken zip?")
+    assert (await ann.post(f"{BASE}/conversations/{cid2}/take")).status_code == 200
+    llm.reply = "Yes, and a new zip costs only €19.99 [1]."
+    llm.requests.clear()
+    got2 = (await ann.get(f"{BASE}/conversations/{cid2}/suggestions")).json()["suggestions"]
+    assert len(llm.requests) == 1
+    assert [s for s in got2 if s["sources"][0]["type"] == "knowledge"]
+    assert not [s for s in got2 if any(x["type"] == "generated" for x in s["sources"])]
+    assert not [s for s in got2 if "19.99" in s["text"]]
     await ann.aclose()

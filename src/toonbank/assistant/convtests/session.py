@@ -4,9 +4,10 @@ directory, migrated and seeded like ``toonbank serve --demo``, or a given databa
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from toonbank.assistant.convtests.runner import Outcome, Runner
 from toonbank.assistant.convtests.spec import Conversation
@@ -17,18 +18,24 @@ from toonbank.demo import ensure_demo
 
 
 @asynccontextmanager
-async def demo_runner(database_url: str | None = None) -> AsyncIterator[Runner]:
-    """A :class:`Runner` on the seeded demo workspace (a fresh database unless one is given)."""
+async def demo_runner(
+    database_url: str | None = None, *, settings: Mapping[str, Any] | None = None
+) -> AsyncIterator[Runner]:
+    """A :class:`Runner` on the seeded demo workspace (a fresh database unless one is given).
+
+    ``settings``: further :class:`Settings` fields, e.g. ``{"llm_enabled": True, ...}`` to
+    run the conversations with the generative layer on."""
     with tempfile.TemporaryDirectory(prefix="toonbank-test-") as folder:
         url = database_url or f"sqlite+aiosqlite:///{Path(folder) / 'toonbank.db'}"
         await upgrade_async(url)
-        settings = Settings(
-            database_url=url,
-            data_dir=Path(folder),
-            secret_key="conversation-tests-only-0123456789",  # noqa: S106 - a throwaway shop
-            embedded_worker=False,
-        )
-        ctx = create_context(settings)
+        values: dict[str, Any] = {
+            "database_url": url,
+            "data_dir": Path(folder),
+            "secret_key": "conversation-tests-only-0123456789",  # a throwaway shop
+            "embedded_worker": False,
+            **(settings or {}),
+        }
+        ctx = create_context(Settings(**values))
         await ctx.start()
         try:
             info = await ensure_demo(ctx)

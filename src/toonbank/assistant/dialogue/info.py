@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toonbank.assistant.dialogue import products
+from toonbank.assistant.dialogue import grounded, products
 from toonbank.assistant.dialogue.knowledge import KnowledgeSearch
 from toonbank.assistant.dialogue.talk import Talk
 from toonbank.channels.content import PaymentLink
@@ -39,17 +39,14 @@ async def delivery(talk: Talk, knowledge: KnowledgeSearch) -> None:
                 free = talk.money(method.free_over_minor, method.currency)
                 line += " " + talk.t("delivery_free", amount=free)
             lines.append(line)
-        hits = await knowledge(session, talk.workspace_id, talk.text, talk.language, 1)
+        limit = grounded.knowledge_limit(talk)
+        hits = await knowledge(session, talk.workspace_id, talk.text, talk.language, limit)
     if len(lines) > 1:
-        talk.text_reply("\n".join(lines))
+        talk.text_reply("\n".join(lines))  # prices and dates: always the shop's own data
     if hits:
-        cite(talk, hits[0].snippet, hits[0].source)
+        await grounded.answer(talk, hits)
     elif len(lines) == 1:
         talk.say("knowledge_none")
-
-
-def cite(talk: Talk, snippet: str, source: str) -> None:
-    talk.text_reply(f"{snippet} {talk.t('knowledge_source', source=source)}")
 
 
 async def stores(talk: Talk) -> None:
@@ -161,8 +158,9 @@ async def opt_out(talk: Talk) -> None:
 async def knowledge_answer(talk: Talk, knowledge: KnowledgeSearch) -> bool:
     """Answer from a knowledge article when one matches; False when none does."""
     async with talk.ctx.db.session() as session:
-        hits = await knowledge(session, talk.workspace_id, talk.text, talk.language, 1)
+        limit = grounded.knowledge_limit(talk)
+        hits = await knowledge(session, talk.workspace_id, talk.text, talk.language, limit)
     if not hits:
         return False
-    cite(talk, hits[0].snippet, hits[0].source)
+    await grounded.answer(talk, hits)
     return True

@@ -10,16 +10,19 @@ number of another contact is "not found" (never confirmed to exist).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from toonbank.assistant.dialogue import grounded
 from toonbank.assistant.dialogue.knowledge import KnowledgeSearch
 from toonbank.assistant.dialogue.state import ORDER
 from toonbank.assistant.dialogue.talk import Talk
 from toonbank.channels.content import LineItem, OrderSummary, Text
 from toonbank.commerce import orders as order_rules
 from toonbank.db.uow import UnitOfWork
+from toonbank.knowledge.retrieval import KnowledgeHit
 from toonbank.models import Order, OrderLine
 
 NUMBER = re.compile(r"\b(TB-[0-9A-F]{8})\b", re.I)
@@ -63,60 +66,77 @@ async def handle(
     """Find the order (number in the message, a chosen one, or the only recent one), then act.
 
     With ``knowledge``, a policy question ("how do returns work?") from a customer without a
-    recent order is first answered from the business's article, with its source."""
+    recent order is first answered from the business's article, with its source (through the
+    generative layer when it is on: after the transaction, so no connection waits on a model)."""
+    at = len(talk.replies)
     async with talk.ctx.db.uow() as uow:
-        session = uow.session
-        order: Order | None = None
-        if order_id:
-            order = await session.get(Order, order_id[:32])
-            if order is not None and (
-                order.workspace_id != talk.workspace_id or order.contact_id != talk.contact_id
-            ):
-                order = None
+        policy = await _find_and_act(talk, uow, action, order_id, knowledge)
+    if policy:
+        reply = await grounded.knowledge_reply(talk, policy)
+        talk.replies.insert(at, Text(text=reply[:4096]))
+
+
+async def _find_and_act(
+    talk: Talk,
+    uow: UnitOfWork,
+    action: str,
+    order_id: str | None,
+    knowledge: KnowledgeSearch | None,
+) -> Sequence[KnowledgeHit]:
+    """:func:`handle` inside its transaction; the knowledge hits that answer a policy question
+    of a customer without recent orders (to be said before "what is your order number?")."""
+    session = uow.session
+    order: Order | None = None
+    if order_id:
+        order = await session.get(Order, order_id[:32])
+        if order is not None and (
+            order.workspace_id != talk.workspace_id or order.contact_id != talk.contact_id
+        ):
+            order = None
+    else:
+        numbers = numbers_in(talk) or (
+            [str(talk.state.slots["order"])] if talk.state.slots.get("order") else []
+        )
+        if numbers:
+            order = await _by_number(session, talk, numbers[0])
+            if order is None:
+                talk.say("order_not_found", number=numbers[0])
+                _wait_for_number(talk, action)
+                return ()
         else:
-            numbers = numbers_in(talk) or (
-                [str(talk.state.slots["order"])] if talk.state.slots.get("order") else []
-            )
-            if numbers:
-                order = await _by_number(session, talk, numbers[0])
-                if order is None:
-                    talk.say("order_not_found", number=numbers[0])
-                    _wait_for_number(talk, action)
-                    return
-            else:
-                recent = await _latest(session, talk)
-                if not recent:
-                    if knowledge is not None and action in POLICY_ACTIONS:
-                        hits = await knowledge(
-                            session, talk.workspace_id, talk.text, talk.language, 1
-                        )
-                        if hits:
-                            source = talk.t("knowledge_source", source=hits[0].source)
-                            talk.text_reply(f"{hits[0].snippet} {source}")
-                    talk.say("ask_order")
-                    _wait_for_number(talk, action)
-                    return
-                if len(recent) > 1:
-                    talk.ask(
-                        talk.t("which_order"),
-                        [
-                            (
-                                f"{o.number} ({talk.money(o.total_minor, o.currency)})",
-                                f"order:{action}:{o.id}",
-                            )
-                            for o in recent
-                        ],
+            recent = await _latest(session, talk)
+            if not recent:
+                hits: Sequence[KnowledgeHit] = ()
+                if knowledge is not None and action in POLICY_ACTIONS:
+                    limit = grounded.knowledge_limit(talk)
+                    hits = await knowledge(
+                        session, talk.workspace_id, talk.text, talk.language, limit
                     )
-                    talk.state.flow, talk.state.step = ORDER, "choose_order"
-                    return
-                order = recent[0]
-        if order is None:
-            talk.say("ask_order")
-            _wait_for_number(talk, action)
-            return
-        talk.state.slots = {"order": order.number}
-        talk.state.flow, talk.state.step = "idle", None
-        await _act(talk, uow, order, action)
+                talk.say("ask_order")
+                _wait_for_number(talk, action)
+                return hits
+            if len(recent) > 1:
+                talk.ask(
+                    talk.t("which_order"),
+                    [
+                        (
+                            f"{o.number} ({talk.money(o.total_minor, o.currency)})",
+                            f"order:{action}:{o.id}",
+                        )
+                        for o in recent
+                    ],
+                )
+                talk.state.flow, talk.state.step = ORDER, "choose_order"
+                return ()
+            order = recent[0]
+    if order is None:
+        talk.say("ask_order")
+        _wait_for_number(talk, action)
+        return ()
+    talk.state.slots = {"order": order.number}
+    talk.state.flow, talk.state.step = "idle", None
+    await _act(talk, uow, order, action)
+    return ()
 
 
 def _wait_for_number(talk: Talk, action: str) -> None:

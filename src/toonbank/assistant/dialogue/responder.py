@@ -76,6 +76,8 @@ class AssistantResponder:
             "entities": understood.entities,
             "language": language,
         }
+        if talk.generation is not None:  # only with the generative layer on
+            state.last["generation"] = talk.generation
         if talk.handover:
             state.handed_over = talk.handover
             state.handover = await _context(talk)

@@ -34,6 +34,9 @@ class Talk:
     replies: list[Content] = field(default_factory=list)
     handover: str | None = None
     close: str | None = None
+    generation: str | None = None
+    """How the generative layer did this turn: ``generated``, or its fallback reason
+    (``timeout``, ``error``, ``unsupported_numbers``, …); None when it was not asked."""
     at: datetime = field(default_factory=now)
 
     @property

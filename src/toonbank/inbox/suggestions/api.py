@@ -148,9 +148,16 @@ async def suggestions(
     if message is not None and not rows:
         async with ctx.db.session() as session:
             question = await _question(session, conversation)
+            retrieved = (
+                await service.candidates(session, conversation, question, agent)
+                if question is not None
+                else []
+            )
         if question is not None:
+            # The optional generated draft: a model call, so outside any transaction.
+            found = await engine.drafted(question.text, question.language, retrieved)
             async with ctx.db.uow() as uow:
-                rows = await service.compute(uow.session, conversation, question, agent)
+                rows = await service.compute(uow.session, conversation, question, agent, found)
     return {
         "conversation_id": conversation.id,
         "message_id": message.id if message is not None else None,

@@ -48,16 +48,26 @@ GENERATED_SCORE: Final = 0.5
 """Rank of a generated draft: after any retrieved answer that passed its floor."""
 
 
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """A generated reply and the sources (of the grounding candidates) it stands on."""
+
+    text: str
+    sources: list[dict[str, Any]] = field(default_factory=list)
+
+
 class ReplyGenerator(Protocol):
-    """Port for a text generator (e.g. an OpenAI-compatible chat model) that drafts a reply
-    from the question and the retrieved candidates. None is installed by default: Toonbank
-    runs offline and suggests only retrieved, fact-filled replies."""
+    """Port for a text generator that drafts a reply from the question and the retrieved
+    candidates (``drafting.GenerativeDrafts``: an OpenAI-compatible chat model through the
+    generative layer, installed at app start when ``TOONBANK_LLM_ENABLED`` is on). None is
+    installed by default: Toonbank runs offline and suggests only retrieved, fact-filled
+    replies."""
 
     name: str
 
     async def draft(
         self, question: str, language: str | None, grounding: Sequence[Candidate]
-    ) -> str | None: ...
+    ) -> Draft | None: ...
 
 
 _generator: ReplyGenerator | None = None
@@ -244,6 +254,47 @@ def _from_facts(
     return found
 
 
+async def retrieve(
+    session: AsyncSession,
+    workspace_id: str,
+    *,
+    question: str,
+    vector: Vectors,
+    language: str | None,
+    facts: Facts,
+) -> list[Candidate]:
+    """Every retrieved candidate reply to ``question`` (its embedding: ``vector``), unranked."""
+    candidates = [
+        *await _from_bank(session, workspace_id, question, vector, language, facts),
+        *await _from_canned(session, workspace_id, vector, language, facts),
+        *await _from_knowledge(session, workspace_id, question, language),
+    ]
+    if facts.order is not None or facts.cart is not None:
+        prototypes = await asyncio.to_thread(_fact_prototypes)
+        candidates.extend(_from_facts(vector, language, facts, prototypes))
+    return candidates
+
+
+async def drafted(
+    question: str, language: str | None, candidates: Sequence[Candidate]
+) -> list[Candidate]:
+    """Up to three suggestions: the ranked ``candidates`` plus the installed generator's
+    draft grounded in them (it keeps a place: it replaces the third retrieved one). Needs no
+    session: call it outside any transaction."""
+    ranked = rank(candidates)
+    if _generator is None:
+        return ranked
+    draft = await _generator.draft(question, language, ranked)
+    if draft is None or not draft.text.strip():
+        return ranked
+    source = {"type": "generated", "provider": _generator.name}
+    generated = Candidate(draft.text.strip(), GENERATED_SCORE, [source, *draft.sources])
+    with_draft = rank([*candidates, generated])
+    if any(source in c.sources for c in with_draft):  # kept, or equal to a retrieved one
+        return with_draft
+    return [*rank(candidates, MAX_SUGGESTIONS - 1), generated]
+
+
 async def suggest(
     session: AsyncSession,
     workspace_id: str,
@@ -254,17 +305,7 @@ async def suggest(
     facts: Facts,
 ) -> list[Candidate]:
     """Up to three suggested replies to ``question`` (its embedding: ``vector``)."""
-    candidates = [
-        *await _from_bank(session, workspace_id, question, vector, language, facts),
-        *await _from_canned(session, workspace_id, vector, language, facts),
-        *await _from_knowledge(session, workspace_id, question, language),
-    ]
-    if facts.order is not None or facts.cart is not None:
-        prototypes = await asyncio.to_thread(_fact_prototypes)
-        candidates.extend(_from_facts(vector, language, facts, prototypes))
-    if _generator is not None:
-        draft = await _generator.draft(question, language, rank(candidates))
-        if draft and draft.strip():
-            source = {"type": "generated", "provider": _generator.name}
-            candidates.append(Candidate(draft.strip(), GENERATED_SCORE, [source]))
-    return rank(candidates)
+    candidates = await retrieve(
+        session, workspace_id, question=question, vector=vector, language=language, facts=facts
+    )
+    return await drafted(question, language, candidates)

@@ -113,12 +113,12 @@ class Question:
     vector: Any
 
 
-async def compute(
+async def candidates(
     session: AsyncSession, conversation: Conversation, question: Question, agent: Agent | None
-) -> list[ReplySuggestion]:
-    """Store the suggestions for ``question`` once (concurrent computations agree on one set)."""
+) -> list[engine.Candidate]:
+    """The retrieved candidate replies to ``question`` (this customer's facts filled in)."""
     facts = await read_facts(session, conversation.workspace_id, conversation.contact_id, agent)
-    candidates = await engine.suggest(
+    return await engine.retrieve(
         session,
         conversation.workspace_id,
         question=question.text,
@@ -126,9 +126,24 @@ async def compute(
         language=question.language,
         facts=facts,
     )
+
+
+async def compute(
+    session: AsyncSession,
+    conversation: Conversation,
+    question: Question,
+    agent: Agent | None,
+    found: list[engine.Candidate] | None = None,
+) -> list[ReplySuggestion]:
+    """Store the suggestions for ``question`` once (concurrent computations agree on one set).
+
+    ``found``: the ranked suggestions, computed before the transaction (retrieval and the
+    optional generated draft, see the API); computed here, without a draft, when omitted."""
+    if found is None:
+        found = engine.rank(await candidates(session, conversation, question, agent))
     at = now()
     table = ReplySuggestion.__table__
-    for rank, candidate in enumerate(candidates):
+    for rank, candidate in enumerate(found):
         row = ReplySuggestion(
             workspace_id=conversation.workspace_id,
             conversation_id=conversation.id,

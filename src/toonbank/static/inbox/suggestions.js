@@ -45,6 +45,7 @@
     if (source.type === "cart") return `open cart: ${source.items} item(s), ${source.total}`;
     if (source.type === "canned") return `canned response ${source.shortcut || source.title}`;
     if (source.type === "knowledge") return `article “${source.title}”`;
+    if (source.type === "generated") return `drafted by ${source.provider}`;
     return source.type;
   }
 
