@@ -222,7 +222,9 @@ async def _from_canned(
 async def _from_knowledge(
     session: AsyncSession, workspace_id: str, question: str, language: str | None
 ) -> list[Candidate]:
-    passages = await knowledge().search(session, workspace_id, question, language, limit=3)
+    # One passage: the best article is worth suggesting, its neighbours would crowd out the
+    # answer bank and the canned responses (three suggestions in all).
+    passages = await knowledge().search(session, workspace_id, question, language, limit=1)
     return [
         Candidate(
             p.text,
