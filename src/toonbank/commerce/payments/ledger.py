@@ -22,12 +22,14 @@ def kept_amount(
     costs exactly its total), plus shipping when anything is kept; never more than was
     authorised."""
     amount = Money.zero(currency)
+    anything_kept = False
     for total, quantity, kept in lines:
         if not 0 <= kept <= quantity:
             raise LedgerError(f"kept {kept} of {quantity}")
         if kept:
+            anything_kept = True
             amount = amount + Money(total, currency).allocate([kept, quantity - kept])[0]
-    if amount.minor:
+    if anything_kept:  # by quantity, not value: a kept item discounted to zero still ships
         amount = amount + Money(shipping_minor, currency)
     return Money(min(amount.minor, authorized_minor), currency)
 
