@@ -466,6 +466,22 @@ async def reply(
     return views
 
 
+async def agent_event(
+    ctx: Context, uow: Any, conversation: Conversation, type_: str, **data: Any
+) -> None:
+    """A private (agents-only) event about ``conversation``, published after commit."""
+    await record_event(
+        uow,
+        ctx.bus,
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        type=type_,
+        data={"conversation_id": conversation.id, **data},
+        public=False,
+    )
+
+
 class NoteIn(BaseModel):
     body: str = Field(min_length=1, max_length=8000)
 

@@ -28,10 +28,10 @@ from toonbank.commerce.payments.port import PaymentError
 from toonbank.commerce.payments.service import create_payment, payment_json, refund
 from toonbank.commerce.search import SearchQuery
 from toonbank.context import Context
-from toonbank.conversations.events import lock_contacts, record_event
-from toonbank.inbox.api import _allowed, _visible, acting_agent, history_view
+from toonbank.conversations.events import lock_contacts
+from toonbank.inbox.api import _allowed, _visible, acting_agent, agent_event, history_view
 from toonbank.inbox.outbound import send_content
-from toonbank.models import Agent, Conversation, Order, Product, ProductVariant, ShippingMethod
+from toonbank.models import Agent, Order, Product, ProductVariant, ShippingMethod
 
 router = APIRouter(prefix="/api/v1/inbox", tags=["inbox"])
 MAX_CARDS = 10
@@ -141,19 +141,6 @@ class LineIn(BaseModel):
     quantity: int = Field(ge=0, le=carts.MAX_QUANTITY)
 
 
-async def _cart_event(ctx: Context, uow: Any, conversation: Conversation, view: Any) -> None:
-    await record_event(
-        uow,
-        ctx.bus,
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        type="cart",
-        data={"conversation_id": conversation.id, "cart": view},
-        public=False,
-    )
-
-
 async def _cart_view(session: Any, cart: Any) -> dict[str, Any]:
     """The cart plus the shipping methods it may use (so the agent can pick one)."""
     view = await carts.cart_json(session, cart)
@@ -214,7 +201,7 @@ async def update_cart(
                 fields=set(body.model_fields_set),
             )
             view = await _cart_view(uow.session, cart)
-            await _cart_event(ctx, uow, conversation, view)
+            await agent_event(ctx, uow, conversation, "cart", cart=view)
     except carts.CartError as exc:
         raise _cart_error(exc) from None
     return view
@@ -236,7 +223,7 @@ async def set_cart_line(
             cart = await carts.open_cart(uow.session, agent.workspace_id, conversation.contact_id)
             await carts.set_line(uow.session, cart, body.variant_id, body.quantity)
             view = await _cart_view(uow.session, cart)
-            await _cart_event(ctx, uow, conversation, view)
+            await agent_event(ctx, uow, conversation, "cart", cart=view)
     except carts.CartError as exc:
         raise _cart_error(exc) from None
     return view

@@ -19,7 +19,14 @@ from toonbank.commerce.payments.service import payment_json, payments_of
 from toonbank.context import Context
 from toonbank.conversations.events import lock_contacts, record_event
 from toonbank.inbox import csat, teams
-from toonbank.inbox.api import _allowed, _iso, _route_soon, _visible, acting_agent
+from toonbank.inbox.api import (
+    _allowed,
+    _iso,
+    _route_soon,
+    _visible,
+    acting_agent,
+    agent_event,
+)
 from toonbank.inbox.labels import labels_of
 from toonbank.inbox.outbound import send_content
 from toonbank.models import (
@@ -182,19 +189,6 @@ async def list_labels(
         return [{"label": label, "count": int(n)} for label, n in rows]
 
 
-async def _label_event(ctx: Context, uow: Any, conversation: Conversation, labels: Any) -> None:
-    await record_event(
-        uow,
-        ctx.bus,
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        type="labels",
-        data={"conversation_id": conversation.id, "labels": labels},
-        public=False,
-    )
-
-
 @router.post("/conversations/{conversation_id}/labels", status_code=201)
 async def add_label(
     conversation_id: str,
@@ -217,7 +211,7 @@ async def add_label(
                 )
             )
             current = sorted([*current, label])
-            await _label_event(ctx, uow, conversation, current)
+            await agent_event(ctx, uow, conversation, "labels", labels=current)
     return {"labels": current}
 
 
@@ -239,7 +233,7 @@ async def remove_label(
             )
         )
         current = (await labels_of(uow.session, {conversation.id})).get(conversation.id, [])
-        await _label_event(ctx, uow, conversation, current)
+        await agent_event(ctx, uow, conversation, "labels", labels=current)
     return {"labels": current}
 
 
