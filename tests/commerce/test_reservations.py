@@ -61,6 +61,56 @@ async def test_hold_release_hold_again_and_ship(
     assert sorted(statuses) == ["consumed", "released"]
 
 
+async def _returned(client: httpx.AsyncClient, key: str, oid: str, **extra: Any) -> dict[str, Any]:
+    answer = await client.post(f"/api/v1/orders/{oid}/status",
+                               json={"status": "returned", **extra}, headers=auth(key))  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    body: dict[str, Any] = answer.json()
+    return body
+
+
+async def test_a_return_puts_the_units_back_once(
+    app_client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str]
+) -> None:
+    key = workspace["api_key"]
+    s = await pending_order(app_client, ctx, workspace, quantity=3)
+    oid, variant = s["order"]["id"], s["variants"]["DRS-1-S"]
+    first = (await app_client.post(f"/api/v1/orders/{oid}/payments", json={"send": False},
+                                   headers=auth(key))).json()  # fmt: skip
+    await pay(app_client, first["url"])
+    await app_client.post(f"/api/v1/orders/{oid}/status", json={"status": "shipped"},
+                          headers=auth(key))  # fmt: skip
+    assert await stock(app_client, key, variant) == {"quantity": 1, "reserved": 0, "available": 1}
+    order = await _returned(app_client, key, oid)
+    assert order["status"] == "returned"
+    assert order["events"][-1]["data"]["restocked"] == 3
+    assert await stock(app_client, key, variant) == {"quantity": 4, "reserved": 0, "available": 4}
+    # Refunding afterwards (or repeating the status) does not restock a second time.
+    again = await app_client.post(f"/api/v1/orders/{oid}/status", json={"status": "returned"},
+                                  headers=auth(key))  # fmt: skip
+    assert again.status_code == 200
+    assert await stock(app_client, key, variant) == {"quantity": 4, "reserved": 0, "available": 4}
+    async with ctx.db.session() as session:
+        statuses = (await session.execute(select(StockReservation.status))).scalars().all()
+    assert statuses == ["restocked"]
+
+
+async def test_a_return_that_cannot_be_resold_stays_off_the_shelf(
+    app_client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str]
+) -> None:
+    key = workspace["api_key"]
+    s = await pending_order(app_client, ctx, workspace, quantity=2)
+    oid, variant = s["order"]["id"], s["variants"]["DRS-1-S"]
+    link = (await app_client.post(f"/api/v1/orders/{oid}/payments", json={"send": False},
+                                  headers=auth(key))).json()  # fmt: skip
+    await pay(app_client, link["url"])
+    await app_client.post(f"/api/v1/orders/{oid}/status", json={"status": "shipped"},
+                          headers=auth(key))  # fmt: skip
+    order = await _returned(app_client, key, oid, restock=False, note="damaged")
+    assert order["events"][-1]["data"]["restocked"] == 0
+    assert await stock(app_client, key, variant) == {"quantity": 2, "reserved": 0, "available": 2}
+
+
 async def test_new_link_refused_when_the_stock_is_gone(
     app_client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str]
 ) -> None:

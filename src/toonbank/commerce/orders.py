@@ -11,7 +11,9 @@ tracking number, delivered, cancelled, refunded) is queued as a message on the c
 conversation, on the channel they last used; the pipeline's outbox delivers it.
 
 Stock held at checkout is given back when the order is cancelled and leaves the shelf
-(``quantity`` goes down) when it is fulfilled, shipped or delivered, whichever comes first.
+(``quantity`` goes down) when it is fulfilled, shipped or delivered, whichever comes first. A
+return puts those units back on the shelf unless the caller says the goods cannot be resold
+(``restock=False``).
 """
 
 from __future__ import annotations
@@ -172,6 +174,7 @@ async def change_status(
     carrier: str | None = None,
     tracking_number: str | None = None,
     notify: bool = True,
+    restock: bool = True,
 ) -> bool:
     """Move ``order`` to ``target`` (``OrderError('invalid_transition')`` if not allowed).
 
@@ -204,6 +207,12 @@ async def change_status(
     data: dict[str, Any] = {}
     if carrier or tracking_number:
         data = {"carrier": order.carrier, "tracking_number": order.tracking_number}
+    if target == RETURNED and target != previous:
+        data["restocked"] = (
+            await reservations.restock_order(uow.session, order.workspace_id, order.id)
+            if restock
+            else 0
+        )
     add_event(
         uow.session,
         order,

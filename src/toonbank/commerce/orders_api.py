@@ -70,6 +70,8 @@ class StatusBody(_Body):
     tracking_number: str | None = Field(default=None, max_length=100)
     note: str | None = Field(default=None, max_length=1000)
     notify: bool = True
+    restock: bool = True
+    """On ``returned``: put the units back in stock (false when the goods cannot be resold)."""
 
 
 def _cart_error(exc: carts.CartError) -> ApiError:
@@ -327,7 +329,8 @@ async def set_order_status(
     ctx: Context = Depends(get_ctx),
 ) -> Any:
     """``{"status": "shipped", "carrier": "PostNL", "tracking_number": "3SABC"}``; the customer
-    is told on their channel unless ``notify`` is false."""
+    is told on their channel unless ``notify`` is false. ``returned`` puts the units back in
+    stock unless ``restock`` is false; the status event's data says how many came back."""
     if body.status in (orders.PAID, orders.REFUNDED):
         raise ApiError(
             422, "invalid_request", "paid and refunded follow the payment; refund via /refunds"
@@ -345,6 +348,7 @@ async def set_order_status(
                 carrier=body.carrier,
                 tracking_number=body.tracking_number,
                 notify=body.notify,
+                restock=body.restock,
             )
         except orders.OrderError as exc:
             code = 409 if exc.code == "invalid_transition" else 422

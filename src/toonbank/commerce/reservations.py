@@ -10,11 +10,14 @@ goes below zero. A variant without stock rows is not tracked and holds nothing.
 The held units are written as ``stock_reservations`` rows (order, variant, location, quantity):
 
 - ``release_order`` (payment failed/expired/cancelled, order cancelled) gives them back;
-- ``consume_order`` (fulfilled or shipped) takes them out of ``quantity`` for good.
+- ``consume_order`` (fulfilled or shipped) takes them out of ``quantity`` for good;
+- ``restock_order`` (a returned order whose goods can be sold again) puts consumed units back
+  into ``quantity`` at the location they left from.
 
-Each row moves ``held → released | consumed`` once, through a guarded update, so a repeated
-call changes nothing. Every change bumps the workspace's catalog revision (search sees the
-new sellable counts); the revision row is locked before any stock row (one lock order).
+Each row moves ``held → released | consumed → restocked`` once, through a guarded update, so
+a repeated call changes nothing. Every change bumps the workspace's catalog revision (search
+sees the new sellable counts); the revision row is locked before any stock row (one lock
+order).
 Never commits.
 """
 
@@ -30,7 +33,7 @@ from toonbank.commerce.state import bump_revision
 from toonbank.kit.clock import now
 from toonbank.models import StockLevel, StockReservation
 
-HELD, RELEASED, CONSUMED = "held", "released", "consumed"
+HELD, RELEASED, CONSUMED, RESTOCKED = "held", "released", "consumed", "restocked"
 _RETRIES: Final = 3
 
 
@@ -161,21 +164,28 @@ async def held_for(session: AsyncSession, workspace_id: str, order_id: str) -> l
     return [Hold(r.variant_id, r.location_id, r.quantity) for r in rows.scalars()]
 
 
-async def _finish(session: AsyncSession, workspace_id: str, order_id: str, status: str) -> int:
+async def _claim(
+    session: AsyncSession, workspace_id: str, order_id: str, current: str, status: str
+) -> list[Hold]:
+    """Move the order's rows from ``current`` to ``status`` (guarded: once); what moved."""
     await session.flush()
     claimed = await session.execute(
         update(StockReservation)
         .where(
             StockReservation.workspace_id == workspace_id,
             StockReservation.order_id == order_id,
-            StockReservation.status == HELD,
+            StockReservation.status == current,
         )
         .values(status=status, updated_at=now())
         .returning(
             StockReservation.variant_id, StockReservation.location_id, StockReservation.quantity
         )
     )
-    holds = [Hold(v, loc, q) for v, loc, q in claimed.all()]
+    return [Hold(v, loc, q) for v, loc, q in claimed.all()]
+
+
+async def _finish(session: AsyncSession, workspace_id: str, order_id: str, status: str) -> int:
+    holds = await _claim(session, workspace_id, order_id, HELD, status)
     if not holds:
         return 0
     revision = await bump_revision(session, workspace_id)
@@ -192,3 +202,26 @@ async def release_order(session: AsyncSession, workspace_id: str, order_id: str)
 async def consume_order(session: AsyncSession, workspace_id: str, order_id: str) -> int:
     """The held units leave the shelf (fulfilled/shipped): quantity and reserved go down."""
     return await _finish(session, workspace_id, order_id, CONSUMED)
+
+
+async def restock_order(session: AsyncSession, workspace_id: str, order_id: str) -> int:
+    """A returned order's consumed units go back on the shelf they left; returns how many.
+
+    Only what this order took off the shelf comes back, and only once.
+    """
+    holds = await _claim(session, workspace_id, order_id, CONSUMED, RESTOCKED)
+    if not holds:
+        return 0
+    revision = await bump_revision(session, workspace_id)
+    for back in holds:
+        await session.execute(
+            update(StockLevel)
+            .where(
+                StockLevel.location_id == back.location_id,
+                StockLevel.variant_id == back.variant_id,
+            )
+            .values(
+                quantity=StockLevel.quantity + back.quantity, revision=revision, updated_at=now()
+            )
+        )
+    return sum(h.quantity for h in holds)
