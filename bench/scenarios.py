@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import secrets
 import tempfile
 import time
@@ -303,6 +304,8 @@ def turn(system: str, backend: str, config: Config) -> TurnStats:
             if system == TOONBANK:
                 _prewarm(server, target, messages, count, sim)
             mark = len(sim.deliveries)
+            if system == TOONBANK and os.environ.get("TOONBANK_BENCH_LOAD_MARK"):  # profiler cue
+                Path(os.environ["TOONBANK_BENCH_LOAD_MARK"]).touch()
             meter = CpuMeter(server)
             result = open_loop(
                 target, messages, count=count, rate=config.turn_rate, on_start=meter.start

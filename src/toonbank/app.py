@@ -10,6 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse
+from starlette.types import Receive, Scope, Send
 
 from toonbank.api import auth as auth_api
 from toonbank.api import contacts as contacts_api
@@ -43,6 +44,18 @@ STATIC = Path(__file__).resolve().parent / "static"
 DEMO_WORKSPACE = "demo"
 
 
+class ToonbankApp(FastAPI):
+    """FastAPI with one shortcut: provider webhooks skip the framework on their happy path
+    (:func:`toonbank.api.webhooks.receive_fast`); everything else is a normal FastAPI app."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        context: Context | None = getattr(self.state, "ctx", None)
+        if context is not None and webhooks.is_webhook_post(scope):
+            await webhooks.receive_fast(context, scope, receive, send, super().__call__)
+            return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
     """Build the app. Pass ``ctx`` to share one context (tests, ``toonbank chat``)."""
 
@@ -72,7 +85,7 @@ def create_app(settings: Settings, ctx: Context | None = None) -> FastAPI:
             if ctx is None:
                 await context.close()
 
-    app = FastAPI(
+    app = ToonbankApp(
         title="Toonbank",
         version="0.1.0",
         summary="Conversational commerce: one durable conversation per customer on every channel.",

@@ -57,6 +57,13 @@ class Settings(BaseSettings):
     retry_base_seconds: float = Field(default=1.0, description="First retry delay (doubles).")
     retry_max_seconds: float = Field(default=300.0, description="Longest delay between retries.")
     dispatch_timeout: float = Field(default=10.0, description="HTTP timeout for provider sends.")
+    dispatch_concurrency: int = Field(
+        default=64,
+        ge=1,
+        le=1000,
+        description="Provider sends in flight per worker process (each connection is still "
+        "paced at its own rate).",
+    )
     llm_enabled: bool = Field(
         default=False,
         description="Use the optional generative layer (rephrasing, grounded answers, "

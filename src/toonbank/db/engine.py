@@ -18,7 +18,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from toonbank.db.sqlite_inline import C_BUSY_TIMEOUT_MS, inline_creator
 from toonbank.db.uow import UnitOfWork
+
+SQLITE_BUSY_TIMEOUT_S = 30
+"""How long a SQLite statement waits for another process's write lock before it fails."""
 
 
 def normalize_url(url: str) -> str:
@@ -31,7 +35,7 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
+def _configure_sqlite(engine: AsyncEngine, *, writer: bool, busy_timeout_ms: int) -> None:
     """WAL, a busy timeout and ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing.
 
     SQLite refuses to upgrade a read transaction to a write one while another writer is active
@@ -47,7 +51,7 @@ def _configure_sqlite(engine: AsyncEngine, *, writer: bool) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
@@ -92,22 +96,31 @@ class Database:
             await self.read_engine.dispose()
 
 
-def create_database(url: str, *, echo: bool = False, pool_size: int = 10) -> Database:
+def create_database(
+    url: str, *, echo: bool = False, pool_size: int = 10, sqlite_inline: bool = True
+) -> Database:
+    """``sqlite_inline`` (default): SQLite statements run on the event loop's thread instead
+    of aiosqlite's helper thread (see :mod:`toonbank.db.sqlite_inline`)."""
     url = normalize_url(url)
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
+    busy_ms = SQLITE_BUSY_TIMEOUT_S * 1000
     if parsed.drivername.startswith("sqlite"):
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": 30}
+        path = parsed.database or ":memory:"
+        if path != ":memory:" and not path.startswith("file:"):
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
+        if sqlite_inline:
+            kwargs["async_creator"] = inline_creator(path, SQLITE_BUSY_TIMEOUT_S)
+            busy_ms = C_BUSY_TIMEOUT_MS  # longer waits are retried without blocking the loop
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     read_engine = engine
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, writer=True)
+        _configure_sqlite(engine, writer=True, busy_timeout_ms=busy_ms)
         read_engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(read_engine, writer=False)
+        _configure_sqlite(read_engine, writer=False, busy_timeout_ms=busy_ms)
     return Database(
         engine=engine,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),

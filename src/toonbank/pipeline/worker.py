@@ -40,7 +40,7 @@ class Worker:
     def __init__(self, ctx: Context, name: str | None = None) -> None:
         self.ctx = ctx
         self.name = name or worker_name()
-        self.dispatcher = Dispatcher(ctx, self.name)
+        self.dispatcher = Dispatcher(ctx, self.name, ctx.settings.dispatch_concurrency)
         self._wake = {stage: asyncio.Event() for stage in STAGES}
         self.dispatcher.on_slot_free = self._wake["dispatch"].set
         self._stopping = asyncio.Event()

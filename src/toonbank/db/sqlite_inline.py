@@ -1,0 +1,85 @@
+"""SQLite statements on the event loop's own thread, behind aiosqlite's interface.
+
+aiosqlite runs every call in a helper thread: a statement through SQLAlchemy's adapter is four
+round trips (cursor, execute, fetch, close), each a queue hand-off and a wake-up of the event
+loop. Measured on the 2-core benchmark machine (``bench/micro_sqlite.py``): a trivial
+``session.execute`` costs ~470 µs of CPU that way and ~120 µs inline, while SQLite itself
+answers an indexed statement in a few microseconds. The thread buys nothing for short
+statements: the event loop waits for the answer anyway, and sqlite3 needs no I/O wait in WAL
+mode except a commit's ``write()`` (``synchronous=NORMAL`` syncs only at checkpoints).
+
+:class:`InlineConnection` is an ``aiosqlite.Connection`` whose statements run inline. Its
+helper thread still exists (it opens and closes the connection and serves SQLAlchemy's
+isolation-level setter), so the sqlite3 connection is opened with ``check_same_thread=False``;
+only one thread uses it at a time because SQLAlchemy checks a connection out to one task.
+
+Blocking: a writer that finds the database locked by *another process* would make SQLite's busy
+handler sleep on the event loop's thread. So the busy timeout is kept tiny and a busy statement
+is retried here with ``asyncio.sleep`` (other tasks keep running) until ``busy_timeout``. A
+statement that failed with ``SQLITE_BUSY`` changed nothing, so retrying it is safe. Writers in
+the same process never meet that way: they queue on :attr:`Database.write_lock` first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import Awaitable, Callable
+from functools import partial
+from typing import Any
+
+import aiosqlite
+
+C_BUSY_TIMEOUT_MS = 2
+"""What SQLite's own busy handler may wait, blocking the thread, before we take over."""
+_FIRST_RETRY_S = 0.001
+_MAX_RETRY_S = 0.025
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    message = str(exc).lower()
+    return "database is locked" in message or "database table is locked" in message
+
+
+class InlineConnection(aiosqlite.Connection):
+    """An aiosqlite connection that runs each call directly instead of in its thread."""
+
+    busy_timeout: float = 30.0
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        if not self._running or not self._connection:
+            raise ValueError("Connection closed")
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        delay = _FIRST_RETRY_S
+        while True:
+            try:
+                return fn(*args, **kwargs)
+            except sqlite3.OperationalError as exc:
+                if not _busy(exc):
+                    raise
+                deadline = deadline or loop.time() + self.busy_timeout
+                if loop.time() >= deadline:
+                    raise
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, _MAX_RETRY_S)
+
+
+def inline_creator(path: str, busy_timeout: float = 30.0) -> Callable[[], Awaitable[Any]]:
+    """An ``async_creator`` for :func:`sqlalchemy.ext.asyncio.create_async_engine`."""
+
+    async def connect() -> InlineConnection:
+        connector = partial(
+            sqlite3.connect,
+            path,
+            timeout=C_BUSY_TIMEOUT_MS / 1000,
+            check_same_thread=False,
+            uri=path.startswith("file:"),
+        )
+        connection = InlineConnection(connector, iter_chunk_size=64)
+        connection.busy_timeout = busy_timeout
+        connection._thread.daemon = True  # as SQLAlchemy does for aiosqlite's own connect
+        await connection  # opens the sqlite3 connection (in the helper thread)
+        return connection
+
+    return connect
