@@ -6,7 +6,7 @@ import asyncio
 import time
 import uuid
 
-from toonbank.pipeline.pacing import LocalPacer, RedisPacer, create_pacer
+from toonbank.pipeline.pacing import LocalPacer, RedisPacer, SendPacer, create_pacer
 
 REDIS_URL = "redis://127.0.0.1:6379/13"
 
@@ -50,8 +50,8 @@ async def test_without_redis_a_process_paces_on_its_own() -> None:
     assert isinstance(create_pacer(None), LocalPacer)
     pacer = LocalPacer()
     started = time.monotonic()
-    for _ in range(11):
-        await pacer.wait("conn", 100.0)
+    for _ in range(6):
+        await pacer.wait("conn", 50.0)  # (under 100/s: one at a time, no burst)
     assert time.monotonic() - started >= 0.095
 
 
@@ -78,3 +78,41 @@ async def test_a_providers_retry_after_pushes_every_processs_next_slot() -> None
     finally:
         await first.close()
         await second.close()
+
+
+def _busiest_second(times: list[float]) -> int:
+    times = sorted(times)
+    most, start = 0, 0
+    for end, moment in enumerate(times):
+        while moment - times[start] >= 1.0:
+            start += 1
+        most = max(most, end - start + 1)
+    return most
+
+
+async def _burst(pacer: SendPacer, rate: float, sends: int) -> list[float]:
+    done: list[float] = []
+
+    async def one() -> None:
+        await pacer.wait("conn", rate)
+        done.append(time.monotonic())
+
+    await asyncio.gather(*(one() for _ in range(sends)))
+    return done
+
+
+async def test_a_fast_connection_sends_in_bursts_yet_never_beats_its_rate() -> None:
+    """At 500/s, 60 queued sends leave at once (not one event-loop tick apart), and no
+    trailing second of 1,000 sends holds more than 500."""
+    prefix = f"test:{uuid.uuid4().hex}:"
+    for pacer in (LocalPacer(), RedisPacer(REDIS_URL, prefix)):
+        try:
+            started = time.monotonic()
+            first = await _burst(pacer, 500.0, 10)
+            assert max(first) - started < 0.05  # a burst of 10 (2% of 500) is not spaced
+            more = await _burst(pacer, 500.0, 990)
+            assert _busiest_second(first + more) <= 500
+            assert max(more) - started > 1.5  # 1,000 sends at under 500/s take 2 s
+            assert not getattr(pacer, "_degraded", False)  # 1,000 waiters share the pool
+        finally:
+            await pacer.close()

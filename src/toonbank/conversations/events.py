@@ -6,8 +6,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
+from toonbank.db.portable import insert_ids
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import Contact, Event, Message
@@ -73,8 +74,9 @@ async def record_events(uow: UnitOfWork, bus: Bus, specs: list[EventSpec]) -> li
     await lock_contacts(uow, {s.contact_id for s in specs if s.contact_id})
     created = now()
     table = table_of(Event)
-    result = await uow.session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True),
+    ids = await insert_ids(
+        uow.session,
+        table,
         [
             {
                 "workspace_id": s.workspace_id,
@@ -88,8 +90,7 @@ async def record_events(uow: UnitOfWork, bus: Bus, specs: list[EventSpec]) -> li
             for s in specs
         ],
     )
-    # Ids come back in the order of ``specs``; a sequence / rowid makes them ascending too.
-    ids = list(result.scalars())
+    # Ids in the order of ``specs`` (ascending too: a sequence / rowid).
     views = [
         (spec, {"id": event_id, "type": spec.type, **spec.data})
         for spec, event_id in zip(specs, ids, strict=True)

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from toonbank.channels.content import Content, dump_content
 from toonbank.conversations.events import EventSpec, message_view_of, record_event, record_events
 from toonbank.conversations.states import BOT, CLOSED, QUEUED, check_transition
-from toonbank.db.portable import insert_ignore
+from toonbank.db.portable import insert_ids, insert_ignore
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
 from toonbank.models import (
@@ -201,10 +201,7 @@ async def queue_outbound_many(
         rows = [
             {**value, **claimed[i]} if i in claimed else value for i, value in enumerate(values)
         ]
-    result = await uow.session.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-    )
-    ids = list(result.scalars())  # in the order of ``values`` (and ascending)
+    ids = await insert_ids(uow.session, table, rows)  # in the order of ``values``
     specs = [
         EventSpec(
             workspace_id=item.workspace_id,

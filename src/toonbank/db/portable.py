@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table
+from sqlalchemy import ColumnElement, FromClause, Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import Insert
@@ -23,13 +23,45 @@ def insert_ignore(
     duplicates (two webhooks at once, two processes) resolve inside the database.
     """
     dialect = session.get_bind().dialect.name
+    key = (dialect, table, tuple(conflict_columns))
+    cached = _IGNORING.get(key) if index_where is None else None
+    if cached is not None:  # built once: a new statement would compute its cache key again
+        return cached
     module: Any = postgresql if dialect == "postgresql" else sqlite
     statement = module.insert(table)
     result: Insert
     result = statement.on_conflict_do_nothing(
         index_elements=list(conflict_columns), index_where=index_where
     )
+    if index_where is None:
+        _IGNORING[key] = result
     return result
+
+
+_IGNORING: dict[tuple[str, FromClause, tuple[str, ...]], Insert] = {}
+_RETURNING_IDS: dict[tuple[Table, bool], Insert] = {}
+
+
+async def insert_ids(
+    session: AsyncSession, table: Table, rows: Sequence[Mapping[str, Any]]
+) -> list[int]:
+    """Insert ``rows`` (integer primary key ``id``) as a batch; their new ids, in row order.
+
+    PostgreSQL: ``RETURNING … sort_by_parameter_order`` orders them in one batched statement.
+    SQLite: SQLAlchemy cannot prove that order for an integer key and falls back to one
+    statement *per row*; instead the batch is inserted without the ordering request and the
+    ids are sorted. That is the row order because a rowid table gives each new row the largest
+    rowid so far plus one, rows of a multi-row ``VALUES`` are inserted in order, and the writer
+    holds the database's only write lock (``BEGIN IMMEDIATE``) for the whole transaction.
+    """
+    ordered = session.get_bind().dialect.name != "sqlite"
+    statement = _RETURNING_IDS.get((table, ordered))
+    if statement is None:
+        statement = insert(table).returning(table.c.id, sort_by_parameter_order=ordered)
+        _RETURNING_IDS[(table, ordered)] = statement
+    result = await session.execute(statement, rows)
+    ids = list(result.scalars())
+    return ids if ordered else sorted(ids)
 
 
 def upsert(

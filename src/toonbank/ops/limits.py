@@ -11,6 +11,8 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.storage import storage_from_string
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from toonbank.kit.redis_pool import blocking_pool
+
 
 class BodyTooLarge(Exception):
     pass
@@ -93,10 +95,8 @@ class RateLimiter:
         self._pool: Any = None
         storage: Any = MemoryStorage()
         if redis_url:
-            import redis.asyncio as redis
-
             # Our own pool, so the connections can be closed at shutdown.
-            self._pool = redis.ConnectionPool.from_url(redis_url)
+            self._pool = blocking_pool(redis_url)
             storage = storage_from_string(
                 f"async+{redis_url}", implementation="redispy", connection_pool=self._pool
             )

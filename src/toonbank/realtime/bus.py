@@ -18,6 +18,8 @@ from typing import Any, Protocol
 
 import structlog
 
+from toonbank.kit.redis_pool import redis_client
+
 log = structlog.get_logger(__name__)
 
 
@@ -109,9 +111,7 @@ class RedisBus(MemoryBus):
 
     def __init__(self, url: str, channel_prefix: str = "toonbank:") -> None:
         super().__init__()
-        import redis.asyncio as redis
-
-        self._redis = redis.from_url(url)
+        self._redis = redis_client(url)
         self._prefix = channel_prefix
         self._pubsub = self._redis.pubsub()
         self._task: asyncio.Task[None] | None = None
