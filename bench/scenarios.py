@@ -295,7 +295,12 @@ def turn(system: str, backend: str, config: Config) -> TurnStats:
         if system == TOONBANK:
             env = toonbank_env(work, url)
             connection_id = setup_api_channel(env, receiver.url, SECRET, config.channel_rate)
-            server = toonbank_server(env, work, url, workers=1, embedded_worker=True)
+            split = os.environ.get("TOONBANK_BENCH_SPLIT") == "1"
+            if split:
+                env = {**env, "TOONBANK_REDIS_URL": "redis://127.0.0.1:6379/15"}
+            server = toonbank_server(
+                env, work, url, workers=1, embedded_worker=not split, split_worker=split
+            )
         else:
             connection_id = "baseline"
             server = baseline_server(work, url, workers=1, receiver_url=receiver.url, secret=SECRET)

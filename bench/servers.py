@@ -198,8 +198,55 @@ class CpuMeter:
         )
 
 
+class SplitServer(Server):
+    """``toonbank serve --no-worker`` plus one ``toonbank worker`` process: the API on one
+    core, the pipeline on the other (wake-ups between them over Redis)."""
+
+    def __init__(self, api: Server, worker_argv: list[str]) -> None:
+        super().__init__(api.name, api.argv, api.env, api.port, api.log_path)
+        self.worker_argv = worker_argv
+        self.worker: subprocess.Popen[bytes] | None = None
+
+    def __enter__(self) -> Server:
+        super().__enter__()
+        with self.log_path.open("ab") as log:
+            self.worker = subprocess.Popen(
+                self.worker_argv,
+                env=self.env,
+                cwd=REPO,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        time.sleep(2.0)  # the worker subscribes to wake-ups before any load arrives
+        return self
+
+    def cpu_seconds(self) -> float:
+        worker = process_group_cpu(self.worker.pid) if self.worker is not None else 0.0
+        return super().cpu_seconds() + worker
+
+    def stop(self) -> None:
+        worker, self.worker = self.worker, None
+        if worker is not None and worker.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(worker.pid, signal.SIGTERM)
+            try:
+                worker.wait(timeout=15.0)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(worker.pid, signal.SIGKILL)
+        super().stop()
+
+
 def toonbank_server(
-    env: dict[str, str], data_dir: Path, database_url: str, *, workers: int, embedded_worker: bool
+    env: dict[str, str],
+    data_dir: Path,
+    database_url: str,
+    *,
+    workers: int,
+    embedded_worker: bool,
+    split_worker: bool = False,
 ) -> Server:
     """``toonbank serve`` on a free port (not started until entered).
 
@@ -212,6 +259,10 @@ def toonbank_server(
     if not embedded_worker:
         argv.append("--no-worker")
     log = data_dir / f"toonbank-{port}.log"
+    if split_worker:
+        argv.append("--no-worker")
+        worker = [sys.executable, "-m", "toonbank", "worker", "--database-url", database_url]
+        return SplitServer(Server("toonbank", argv, env, port, log), worker)
     return Server("toonbank", argv, env, port, log)
 
 

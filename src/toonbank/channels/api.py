@@ -43,6 +43,7 @@ from toonbank.channels.base import (
 )
 from toonbank.channels.capabilities import RICH
 from toonbank.channels.content import Content, dump_content, parse_content
+from toonbank.channels.http import post_bytes
 from toonbank.kit.crypto import constant_time_equal
 
 TOLERANCE_SECONDS = 300
@@ -158,7 +159,7 @@ class ApiChannel(ChannelAdapter):
         headers = signed_headers(str(connection.setting("webhook_secret")), body)
         headers["idempotency-key"] = idempotency_key
         url = connection.api_base_url.rstrip("/") + "/messages"
-        response = await http.post(url, content=body, headers=headers)
+        response = await post_bytes(http, url, body, headers)
         if response.status_code >= 300:
             raise classify_http_failure(response)
         try:
