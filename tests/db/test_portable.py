@@ -62,3 +62,22 @@ async def test_inline_sqlite_waits_for_another_process_without_blocking(tmp_path
     async with db.session() as session:
         assert (await session.execute(text("SELECT count(*) FROM t"))).scalar() == 1
     await db.dispose()
+
+
+async def test_wal_is_checkpointed_in_the_background(tmp_path: Path) -> None:
+    """Commits never checkpoint on the event loop (autocheckpoint off); the background thread
+    copies the log into the database file within about a second."""
+    path = tmp_path / "wal.db"
+    db = create_database(f"sqlite:///{path}")
+    async with db.uow() as uow:
+        assert (await uow.session.execute(text("PRAGMA wal_autocheckpoint"))).scalar() == 0
+        await uow.session.execute(text("CREATE TABLE blob (b BLOB)"))
+        for _ in range(40):
+            await uow.session.execute(text("INSERT INTO blob VALUES (randomblob(100000))"))
+    assert path.stat().st_size < 1_000_000  # committed into the WAL only
+    for _ in range(50):
+        if path.stat().st_size > 4_000_000:
+            break
+        await asyncio.sleep(0.1)
+    assert path.stat().st_size > 4_000_000
+    await db.dispose()

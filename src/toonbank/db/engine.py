@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from toonbank.db.sqlite_inline import C_BUSY_TIMEOUT_MS, inline_creator
+from toonbank.db.sqlite_inline import C_BUSY_TIMEOUT_MS, Checkpointer, inline_creator
 from toonbank.db.uow import UnitOfWork
 
 SQLITE_BUSY_TIMEOUT_S = 30
@@ -35,7 +35,9 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def _configure_sqlite(engine: AsyncEngine, *, writer: bool, busy_timeout_ms: int) -> None:
+def _configure_sqlite(
+    engine: AsyncEngine, *, writer: bool, busy_timeout_ms: int, autocheckpoint: bool = True
+) -> None:
     """WAL, a busy timeout and ``BEGIN IMMEDIATE`` so concurrent writers queue instead of failing.
 
     SQLite refuses to upgrade a read transaction to a write one while another writer is active
@@ -52,11 +54,21 @@ def _configure_sqlite(engine: AsyncEngine, *, writer: bool, busy_timeout_ms: int
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        if not autocheckpoint:  # a background thread checkpoints (see Checkpointer)
+            cursor.execute("PRAGMA wal_autocheckpoint=0")
         cursor.close()
+
+    begin = "BEGIN IMMEDIATE" if writer else "BEGIN"
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if writer else "BEGIN")
+        # Straight on the DBAPI cursor: ``exec_driver_sql`` would build an execution context
+        # and a result for a statement that returns nothing, once per transaction.
+        cursor = conn.connection.dbapi_connection.cursor()
+        try:
+            cursor.execute(begin)
+        finally:
+            cursor.close()
 
 
 @dataclass
@@ -73,6 +85,7 @@ class Database:
     read_engine: AsyncEngine
     read_sessionmaker: async_sessionmaker[AsyncSession]
     write_lock: asyncio.Lock | None = None
+    checkpointer: Checkpointer | None = None
     """SQLite only: this process's writers queue here, in order, instead of spinning in
     SQLite's busy handler (which sleeps and retries in no particular order)."""
 
@@ -91,6 +104,8 @@ class Database:
             yield session
 
     async def dispose(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         await self.engine.dispose()
         if self.read_engine is not self.engine:
             await self.read_engine.dispose()
@@ -105,6 +120,7 @@ def create_database(
     parsed = make_url(url)
     kwargs: dict[str, Any] = {"echo": echo}
     busy_ms = SQLITE_BUSY_TIMEOUT_S * 1000
+    checkpointer = None
     if parsed.drivername.startswith("sqlite"):
         path = parsed.database or ":memory:"
         if path != ":memory:" and not path.startswith("file:"):
@@ -113,18 +129,23 @@ def create_database(
         if sqlite_inline:
             kwargs["async_creator"] = inline_creator(path, SQLITE_BUSY_TIMEOUT_S)
             busy_ms = C_BUSY_TIMEOUT_MS  # longer waits are retried without blocking the loop
+            checkpointer = Checkpointer(path)
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     read_engine = engine
     if engine.dialect.name == "sqlite":
-        _configure_sqlite(engine, writer=True, busy_timeout_ms=busy_ms)
+        auto = checkpointer is None
+        _configure_sqlite(engine, writer=True, busy_timeout_ms=busy_ms, autocheckpoint=auto)
         read_engine = create_async_engine(url, **kwargs)
-        _configure_sqlite(read_engine, writer=False, busy_timeout_ms=busy_ms)
+        _configure_sqlite(read_engine, writer=False, busy_timeout_ms=busy_ms, autocheckpoint=auto)
+        if checkpointer is not None:
+            checkpointer.start()
     return Database(
         engine=engine,
         sessionmaker=async_sessionmaker(engine, expire_on_commit=False),
         read_engine=read_engine,
         read_sessionmaker=async_sessionmaker(read_engine, expire_on_commit=False),
         write_lock=asyncio.Lock() if engine.dialect.name == "sqlite" else None,
+        checkpointer=checkpointer,
     )

@@ -24,11 +24,15 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import Any
 
 import aiosqlite
+import structlog
+
+log = structlog.get_logger(__name__)
 
 C_BUSY_TIMEOUT_MS = 2
 """What SQLite's own busy handler may wait, blocking the thread, before we take over."""
@@ -83,3 +87,51 @@ def inline_creator(path: str, busy_timeout: float = 30.0) -> Callable[[], Awaita
         return connection
 
     return connect
+
+
+CHECKPOINT_INTERVAL_S = 1.0
+
+
+class Checkpointer:
+    """Copies the write-ahead log into the database file from a background thread.
+
+    SQLite's automatic checkpoint runs inside whichever commit crosses 1,000 WAL pages, and a
+    checkpoint ``fsync``s: inline, that stalled the event loop for up to a second on a slow
+    disk. With inline connections the automatic checkpoint is off (``wal_autocheckpoint=0``)
+    and this thread runs a ``PASSIVE`` checkpoint every second instead, on its own connection:
+    it never waits for readers or writers, and the syncing happens off the event loop. When
+    the last connection to a database closes, SQLite checkpoints it anyway.
+    """
+
+    def __init__(self, path: str, interval: float = CHECKPOINT_INTERVAL_S) -> None:
+        self._path = path
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None and self._path != ":memory:":
+            self._thread = threading.Thread(target=self._run, name="sqlite-checkpoint", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        connection: sqlite3.Connection | None = None
+        try:
+            while not self._stop.wait(self._interval):
+                try:
+                    if connection is None:
+                        connection = sqlite3.connect(
+                            self._path, timeout=1.0, uri=self._path.startswith("file:")
+                        )
+                    connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # e.g. busy, or the file went away: try later
+                    log.debug("sqlite_checkpoint_failed", error=str(exc))
+        finally:
+            if connection is not None:
+                connection.close()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+            self._thread = None

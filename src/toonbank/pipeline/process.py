@@ -136,14 +136,15 @@ async def process_pending(ctx: Any, owner: str, dispatcher: Dispatcher | None = 
     candidates = await pending_conversations(ctx)
     if not candidates:
         return 0
-    async with ctx.db.uow() as uow:
+    async with ctx.db.uow() as uow:  # claim and read what the turns need: one transaction
         claimed = await claim_conversations(
             uow.session, candidates, owner, ctx.settings.lease_seconds
         )
-    if not claimed:
+        loaded = await _load(uow.session, claimed) if claimed else None
+    if loaded is None:
         return 0
     try:
-        plans = await _plan(ctx, claimed)
+        plans = await _plan(ctx, claimed, loaded)
     except BaseException:
         async with ctx.db.uow() as uow:
             await release_conversations(uow.session, claimed, owner)
@@ -151,35 +152,44 @@ async def process_pending(ctx: Any, owner: str, dispatcher: Dispatcher | None = 
     return await _commit(ctx, owner, claimed, plans, dispatcher)
 
 
-async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
-    async with ctx.db.session() as session:
-        conversations = {
-            row[0]: _Conversation(*row)
-            for row in await session.execute(_CONVERSATIONS, {"c_ids": claimed})
-        }
-        messages = await session.execute(_UNPROCESSED, {"c_ids": claimed})
-        by_conversation: dict[str, list[_Inbound]] = defaultdict(list)
-        for row in messages:
-            message = _Inbound(*row)
-            by_conversation[message.conversation_id].append(message)
-        workspace_ids = {c.workspace_id for c in conversations.values()}
-        settings = {
-            wid: value or {}
-            for wid, value in await session.execute(
-                _WORKSPACE_SETTINGS, {"w_ids": list(workspace_ids)}
-            )
-        }
-        pairs = {
-            (c.contact_id, m.connection_id)
-            for cid, c in conversations.items()
-            for m in by_conversation[cid]
-            if m.connection_id
-        }
-        addresses = await recipients(session, pairs)
+@dataclass(slots=True)
+class _Loaded:
+    """What the turns of a batch read: conversations, their new messages, settings, addresses."""
+
+    conversations: dict[str, _Conversation]
+    messages: dict[str, list[_Inbound]]
+    settings: dict[str, dict[str, Any]]
+    addresses: dict[tuple[str, str], str]
+
+
+async def _load(session: Any, claimed: list[str]) -> _Loaded:
+    conversations = {
+        row[0]: _Conversation(*row)
+        for row in await session.execute(_CONVERSATIONS, {"c_ids": claimed})
+    }
+    by_conversation: dict[str, list[_Inbound]] = defaultdict(list)
+    for row in await session.execute(_UNPROCESSED, {"c_ids": claimed}):
+        message = _Inbound(*row)
+        by_conversation[message.conversation_id].append(message)
+    workspace_ids = {c.workspace_id for c in conversations.values()}
+    settings = {
+        wid: value or {}
+        for wid, value in await session.execute(_WORKSPACE_SETTINGS, {"w_ids": list(workspace_ids)})
+    }
+    pairs = {
+        (c.contact_id, m.connection_id)
+        for cid, c in conversations.items()
+        for m in by_conversation[cid]
+        if m.connection_id
+    }
+    return _Loaded(conversations, by_conversation, settings, await recipients(session, pairs))
+
+
+async def _plan(ctx: Any, claimed: list[str], loaded: _Loaded) -> list[_Plan]:
     plans = []
     for cid in claimed:
-        conversation = conversations.get(cid)
-        if conversation is None or not by_conversation[cid]:
+        conversation = loaded.conversations.get(cid)
+        if conversation is None or not loaded.messages[cid]:
             continue
         plan = _Plan(
             conversation=conversation,
@@ -187,13 +197,14 @@ async def _plan(ctx: Any, claimed: list[str]) -> list[_Plan]:
             language=conversation.language,
             started_with=conversation.status,
         )
-        responder = ctx.responders.get(settings.get(conversation.workspace_id, {}).get("responder"))
-        for message in by_conversation[cid]:
+        settings = loaded.settings.get(conversation.workspace_id, {})
+        responder = ctx.responders.get(settings.get("responder"))
+        for message in loaded.messages[cid]:
             plan.message_ids.append(message.id)
             plan.received.append((message.connection_id or "", message.created_at))
             if plan.started_with != BOT or plan.handover or plan.close:
                 continue  # people answer this conversation now
-            await _turn(ctx, plan, responder, message, addresses)
+            await _turn(ctx, plan, responder, message, loaded.addresses)
         plans.append(plan)
     return plans
 
