@@ -300,4 +300,8 @@ async def test_colours_beyond_the_bit_mask_still_filter_exactly(
     assert sorted(titles(early)) == ["Scarf shade 3", "Scarf shade 70"]
     everything = await find(ctx, workspace["id"], "scarf")
     assert everything.total == 80
-    assert len(everything.facets["colour"]) == 30  # the top 30 of the 63 counted
+    assert len(everything.facets["colour"]) == 30  # the top 30 shown
+    one = await find(ctx, workspace["id"], "scarf shade 75")
+    assert ("shade 75", 1) in one.facets["colour"]  # (labels are normalized)
+    sizes = await find(ctx, workspace["id"], "scarf shade 64")  # the first past the mask
+    assert dict(sizes.facets["colour"]) == {"shade 64": 1}

@@ -7,7 +7,8 @@ rows stay, marked dead (``doc_alive``), like its postings.
 
 Colours and sizes are bits of an int64 mask (ids in order of first appearance). The 64th and
 later distinct values share the last bit (``OVERFLOW``): a filter on one of them is refined
-exactly by the caller, and facets count the first 63 values of each.
+exactly by the caller, and facets count them from a side table of the documents that have them
+(``doc_overflow``; only such documents are visited, so catalogs within 63 values pay nothing).
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class Columns:
         self.var_colours = array("q")
         self.var_size = array("i")
         self.var_stock = bytearray()
+        self.doc_overflow: dict[str, dict[int, tuple[int, ...]]] = {"colour": {}, "size": {}}
+        """Per facet, document → ids of its values past the mask (``OVERFLOW`` and later)."""
 
     # -- writing -----------------------------------------------------------------------------
     def add_doc(
@@ -77,7 +80,12 @@ class Columns:
         category: str | None,
         brand: str | None,
     ) -> None:
+        doc = len(self.doc_alive)
         self.doc_alive.append(1)
+        for which, ids, values in (("colour", self.colours, colours), ("size", self.sizes, sizes)):
+            late = tuple(sorted({i for i in map(ids.of, values) if i >= OVERFLOW}))
+            if late:
+                self.doc_overflow[which][doc] = late
         self.doc_colours.append(_signed(self.colours.bits(colours)))
         self.doc_sizes.append(_signed(self.sizes.bits(sizes)))
         self.doc_category.append(self.categories.of(category) if category else -1)
@@ -171,12 +179,20 @@ class Columns:
         """(value, documents in ``scope`` having it) for the colour or size masks."""
         ids = self.colours if which == "colour" else self.sizes
         source = self.doc_colours if which == "colour" else self.doc_sizes
-        masks = np.frombuffer(source, dtype=np.int64)[scope]
+        every = np.frombuffer(source, dtype=np.int64)
+        masks = every[scope]
         out = []
         for index, label in enumerate(ids.labels[:OVERFLOW]):
             count = int(np.count_nonzero(masks & _signed(1 << index)))
             if count:
                 out.append((label, count))
+        overflow = self.doc_overflow[which]
+        if overflow:
+            late: dict[int, int] = {}
+            for doc in np.flatnonzero(scope & ((every & _signed(1 << OVERFLOW)) != 0)):
+                for value in overflow.get(int(doc), ()):
+                    late[value] = late.get(value, 0) + 1
+            out.extend((ids.labels[value], count) for value, count in sorted(late.items()))
         return out
 
     def id_counts(self, which: str, scope: Mask) -> list[tuple[str, int]]:
