@@ -68,10 +68,11 @@ class Server:
     def url(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def __enter__(self) -> Server:
+    def _spawn(self, argv: list[str]) -> subprocess.Popen[bytes]:
+        """Start ``argv`` in its own session, appending its output to the log."""
         with self.log_path.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.argv,
+            return subprocess.Popen(
+                argv,
                 env=self.env,
                 cwd=REPO,
                 stdin=subprocess.DEVNULL,
@@ -79,6 +80,9 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+
+    def __enter__(self) -> Server:
+        self.proc = self._spawn(self.argv)
         try:
             self._wait_healthy(timeout=60)
         except BaseException:
@@ -209,16 +213,7 @@ class SplitServer(Server):
 
     def __enter__(self) -> Server:
         super().__enter__()
-        with self.log_path.open("ab") as log:
-            self.worker = subprocess.Popen(
-                self.worker_argv,
-                env=self.env,
-                cwd=REPO,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        self.worker = self._spawn(self.worker_argv)
         time.sleep(2.0)  # the worker subscribes to wake-ups before any load arrives
         return self
 

@@ -185,7 +185,17 @@ def worker(database_url: DatabaseUrl = None, config: ConfigFile = None) -> None:
     """Run a pipeline worker (normalize, process, dispatch) until SIGTERM / Ctrl-C."""
     settings = _settings(database_url, config)
     _migrate(settings)
-    asyncio.run(_run_worker(settings))
+    _run_fast(_run_worker(settings))
+
+
+def _run_fast(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a long-lived service on uvloop when it is installed (as uvicorn does for ``serve``)."""
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop comes with uvicorn[standard]
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
 
 
 async def _run_worker(settings: Settings) -> None:

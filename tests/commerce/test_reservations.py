@@ -61,34 +61,37 @@ async def test_hold_release_hold_again_and_ship(
     assert sorted(statuses) == ["consumed", "released"]
 
 
-async def _returned(client: httpx.AsyncClient, key: str, oid: str, **extra: Any) -> dict[str, Any]:
-    answer = await client.post(f"/api/v1/orders/{oid}/status",
-                               json={"status": "returned", **extra}, headers=auth(key))  # fmt: skip
+async def _status(client: httpx.AsyncClient, key: str, oid: str, **body: Any) -> dict[str, Any]:
+    answer = await client.post(f"/api/v1/orders/{oid}/status", json=body, headers=auth(key))
     assert answer.status_code == 200, answer.text
-    body: dict[str, Any] = answer.json()
-    return body
+    order: dict[str, Any] = answer.json()
+    return order
+
+
+async def _shipped(
+    client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str], quantity: int
+) -> tuple[str, str]:
+    """A paid, shipped order of ``quantity`` units of a variant with 4 in stock."""
+    s = await pending_order(client, ctx, workspace, quantity=quantity)
+    oid, variant = s["order"]["id"], s["variants"]["DRS-1-S"]
+    link = (await client.post(f"/api/v1/orders/{oid}/payments", json={"send": False},
+                              headers=auth(workspace["api_key"]))).json()  # fmt: skip
+    await pay(client, link["url"])
+    await _status(client, workspace["api_key"], oid, status="shipped")
+    return oid, variant
 
 
 async def test_a_return_puts_the_units_back_once(
     app_client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str]
 ) -> None:
     key = workspace["api_key"]
-    s = await pending_order(app_client, ctx, workspace, quantity=3)
-    oid, variant = s["order"]["id"], s["variants"]["DRS-1-S"]
-    first = (await app_client.post(f"/api/v1/orders/{oid}/payments", json={"send": False},
-                                   headers=auth(key))).json()  # fmt: skip
-    await pay(app_client, first["url"])
-    await app_client.post(f"/api/v1/orders/{oid}/status", json={"status": "shipped"},
-                          headers=auth(key))  # fmt: skip
+    oid, variant = await _shipped(app_client, ctx, workspace, quantity=3)
     assert await stock(app_client, key, variant) == {"quantity": 1, "reserved": 0, "available": 1}
-    order = await _returned(app_client, key, oid)
+    order = await _status(app_client, key, oid, status="returned")
     assert order["status"] == "returned"
     assert order["events"][-1]["data"]["restocked"] == 3
     assert await stock(app_client, key, variant) == {"quantity": 4, "reserved": 0, "available": 4}
-    # Refunding afterwards (or repeating the status) does not restock a second time.
-    again = await app_client.post(f"/api/v1/orders/{oid}/status", json={"status": "returned"},
-                                  headers=auth(key))  # fmt: skip
-    assert again.status_code == 200
+    await _status(app_client, key, oid, status="returned")  # repeated: no second restock
     assert await stock(app_client, key, variant) == {"quantity": 4, "reserved": 0, "available": 4}
     async with ctx.db.session() as session:
         statuses = (await session.execute(select(StockReservation.status))).scalars().all()
@@ -99,14 +102,8 @@ async def test_a_return_that_cannot_be_resold_stays_off_the_shelf(
     app_client: httpx.AsyncClient, ctx: Context, workspace: dict[str, str]
 ) -> None:
     key = workspace["api_key"]
-    s = await pending_order(app_client, ctx, workspace, quantity=2)
-    oid, variant = s["order"]["id"], s["variants"]["DRS-1-S"]
-    link = (await app_client.post(f"/api/v1/orders/{oid}/payments", json={"send": False},
-                                  headers=auth(key))).json()  # fmt: skip
-    await pay(app_client, link["url"])
-    await app_client.post(f"/api/v1/orders/{oid}/status", json={"status": "shipped"},
-                          headers=auth(key))  # fmt: skip
-    order = await _returned(app_client, key, oid, restock=False, note="damaged")
+    oid, variant = await _shipped(app_client, ctx, workspace, quantity=2)
+    order = await _status(app_client, key, oid, status="returned", restock=False, note="damaged")
     assert order["events"][-1]["data"]["restocked"] == 0
     assert await stock(app_client, key, variant) == {"quantity": 2, "reserved": 0, "available": 2}
 

@@ -86,3 +86,34 @@ async def test_slow_subscriber_overflows_without_blocking_publisher(make_bus: Bu
         await _settle()
     assert subscription.overflowed
     await subscription.close()
+
+
+async def test_a_subscription_is_live_when_subscribe_returns(make_bus: BusFactory) -> None:
+    publisher, subscriber = await make_bus(), await make_bus()
+    subscription = await subscriber.subscribe("at-once")
+    await publisher.publish("at-once", {"first": True})  # no settling
+    assert await subscription.get(timeout=2) == {"first": True}
+    await subscription.close()
+
+
+async def test_redis_carries_only_the_topics_a_process_listens_to() -> None:
+    """A worker that listens to ``pipeline`` is not sent every workspace's events."""
+    import uuid
+
+    prefix = f"test-{uuid.uuid4().hex}:"
+    bus = RedisBus(REDIS_URL, channel_prefix=prefix)
+    await bus.start()
+    try:
+        first = await bus.subscribe("pipeline")
+        second = await bus.subscribe("pipeline", "workspace:1")
+        channels = {c.decode() for c in await bus._redis.pubsub_channels(prefix + "*")}
+        assert channels == {prefix + "pipeline", prefix + "workspace:1"}
+        await second.close()  # "pipeline" still has a subscriber
+        await asyncio.sleep(0.2)
+        channels = {c.decode() for c in await bus._redis.pubsub_channels(prefix + "*")}
+        assert channels == {prefix + "pipeline"}
+        await first.close()
+        await asyncio.sleep(0.2)
+        assert await bus._redis.pubsub_channels(prefix + "*") == []
+    finally:
+        await bus.stop()

@@ -107,7 +107,15 @@ class MemoryBus:
 
 
 class RedisBus(MemoryBus):
-    """Cross-process fan-out over Redis pub/sub; local subscribers are served by MemoryBus."""
+    """Cross-process fan-out over Redis pub/sub; local subscribers are served by MemoryBus.
+
+    The process subscribes in Redis only to the topics it has local subscribers for, so a
+    worker (which listens to ``pipeline`` alone) is not sent every workspace's events, and an
+    API process only its open widgets' and inboxes' topics. :meth:`subscribe` returns once
+    Redis has confirmed the subscription: a message published after that reaches it.
+    """
+
+    CONFIRM_TIMEOUT = 2.0
 
     def __init__(self, url: str, channel_prefix: str = "toonbank:") -> None:
         super().__init__()
@@ -115,17 +123,20 @@ class RedisBus(MemoryBus):
         self._prefix = channel_prefix
         self._pubsub = self._redis.pubsub()
         self._task: asyncio.Task[None] | None = None
+        self._confirmed: dict[str, asyncio.Event] = {}  # channel -> set once Redis confirmed
+        self._active = asyncio.Event()  # at least one channel subscribed (the listener waits)
+        self._changing = asyncio.Lock()
 
     async def start(self) -> None:
-        await self._pubsub.psubscribe(f"{self._prefix}*")
         self._task = asyncio.create_task(self._listen(), name="redis-bus")
 
     async def _listen(self) -> None:
         while True:
             try:
-                message = await self._pubsub.get_message(
-                    ignore_subscribe_messages=True, timeout=1.0
-                )
+                if not self._pubsub.subscribed:
+                    self._active.clear()
+                    await self._active.wait()
+                message = await self._pubsub.get_message(timeout=1.0)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -134,8 +145,51 @@ class RedisBus(MemoryBus):
                 continue
             if message is None:
                 continue
-            topic = message["channel"].decode()[len(self._prefix) :]
-            self._local_publish(topic, json.loads(message["data"]))
+            channel = message["channel"].decode()
+            if message["type"] == "subscribe":
+                confirmed = self._confirmed.get(channel)
+                if confirmed is not None:
+                    confirmed.set()
+                continue
+            if message["type"] != "message":
+                continue
+            self._local_publish(channel[len(self._prefix) :], json.loads(message["data"]))
+
+    async def subscribe(self, *topics: str) -> Subscription:
+        new = [t for t in topics if not self._subscribers.get(t)]
+        subscription = await super().subscribe(*topics)
+        if new:
+            async with self._changing:
+                channels = [
+                    self._prefix + t for t in new if self._prefix + t not in self._confirmed
+                ]
+                for channel in channels:
+                    self._confirmed[channel] = asyncio.Event()
+                if channels:
+                    await self._pubsub.subscribe(*channels)
+                    self._active.set()
+            for topic in new:
+                confirmed = self._confirmed.get(self._prefix + topic)
+                if confirmed is not None:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(confirmed.wait(), self.CONFIRM_TIMEOUT)
+        return subscription
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        await super().unsubscribe(subscription)
+        gone = [t for t in subscription.topics if not self._subscribers.get(t)]
+        if not gone:
+            return
+        async with self._changing:
+            channels = []
+            for topic in gone:
+                channel = self._prefix + topic
+                if not self._subscribers.get(topic) and channel in self._confirmed:
+                    del self._confirmed[channel]
+                    channels.append(channel)
+            if channels:
+                with contextlib.suppress(Exception):  # best effort: the connection may be gone
+                    await self._pubsub.unsubscribe(*channels)
 
     async def publish(self, topic: str, message: dict[str, Any]) -> None:
         await self._redis.publish(self._prefix + topic, json.dumps(message))
