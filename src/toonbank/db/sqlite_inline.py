@@ -14,8 +14,9 @@ isolation-level setter), so the sqlite3 connection is opened with ``check_same_t
 only one thread uses it at a time because SQLAlchemy checks a connection out to one task.
 
 Blocking: a writer that finds the database locked by *another process* would make SQLite's busy
-handler sleep on the event loop's thread. So the busy timeout is kept tiny and a busy statement
-is retried here with ``asyncio.sleep`` (other tasks keep running) until ``busy_timeout``. A
+handler sleep on the event loop's thread. So SQLite's busy timeout is zero and a busy statement
+is retried here with short ``asyncio.sleep`` s (other tasks keep running) until
+``busy_timeout``. A
 statement that failed with ``SQLITE_BUSY`` changed nothing, so retrying it is safe. Writers in
 the same process never meet that way: they queue on :attr:`Database.write_lock` first.
 """
@@ -34,10 +35,14 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-C_BUSY_TIMEOUT_MS = 2
-"""What SQLite's own busy handler may wait, blocking the thread, before we take over."""
-_FIRST_RETRY_S = 0.001
-_MAX_RETRY_S = 0.025
+C_BUSY_TIMEOUT_MS = 0
+"""What SQLite's own busy handler may wait, blocking the thread, before we take over: none.
+Its sleeps (1, 2, 5, 10, … ms) would block the event loop, and it cannot tell when the lock is
+free anyway."""
+_FIRST_RETRY_S = 0.0005
+_MAX_RETRY_S = 0.005
+"""Retries stay frequent: another process's write transactions last a few milliseconds, and
+a waiter that slept 25 ms after a 1 ms transaction would only add latency."""
 
 
 def _busy(exc: sqlite3.OperationalError) -> bool:
@@ -66,7 +71,7 @@ class InlineConnection(aiosqlite.Connection):
                 if loop.time() >= deadline:
                     raise
             await asyncio.sleep(delay)
-            delay = min(delay * 2, _MAX_RETRY_S)
+            delay = min(delay * 1.5, _MAX_RETRY_S)
 
 
 def inline_creator(path: str, busy_timeout: float = 30.0) -> Callable[[], Awaitable[Any]]:
