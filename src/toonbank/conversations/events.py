@@ -11,7 +11,7 @@ from sqlalchemy import select
 from toonbank.db.portable import insert_ids
 from toonbank.db.uow import UnitOfWork
 from toonbank.kit.clock import now
-from toonbank.models import Contact, Event, Message
+from toonbank.models import Contact, Conversation, Event, Message
 from toonbank.models.base import table_of
 from toonbank.realtime import Bus
 
@@ -123,6 +123,23 @@ async def record_event(
     spec = EventSpec(workspace_id, type, data, conversation_id, contact_id, public)
     [event_id] = await record_events(uow, bus, [spec])
     return event_id
+
+
+async def record_agent_event(
+    uow: UnitOfWork, bus: Bus, conversation: Conversation, type: str, **data: Any
+) -> int:
+    """A private (agents-only) event about ``conversation``; its data carries the
+    conversation's id plus ``data``. Published after commit; returns its id."""
+    return await record_event(
+        uow,
+        bus,
+        workspace_id=conversation.workspace_id,
+        conversation_id=conversation.id,
+        contact_id=conversation.contact_id,
+        type=type,
+        data={"conversation_id": conversation.id, **data},
+        public=False,
+    )
 
 
 def message_view(message: Message, channel: str | None = None) -> dict[str, Any]:

@@ -27,7 +27,11 @@ from toonbank.api.errors import ApiError
 from toonbank.auth.service import PERMISSIONS, agent_for_session, can
 from toonbank.channels.content import Content, Text
 from toonbank.context import Context
-from toonbank.conversations.events import lock_contacts, record_event, workspace_topic
+from toonbank.conversations.events import (
+    lock_contacts,
+    record_agent_event,
+    workspace_topic,
+)
 from toonbank.conversations.states import ASSIGNED, STATUSES
 from toonbank.inbox import routing, sla, teams
 from toonbank.inbox.labels import labels_of
@@ -466,22 +470,6 @@ async def reply(
     return views
 
 
-async def agent_event(
-    ctx: Context, uow: Any, conversation: Conversation, type_: str, **data: Any
-) -> None:
-    """A private (agents-only) event about ``conversation``, published after commit."""
-    await record_event(
-        uow,
-        ctx.bus,
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        type=type_,
-        data={"conversation_id": conversation.id, **data},
-        public=False,
-    )
-
-
 class NoteIn(BaseModel):
     body: str = Field(min_length=1, max_length=8000)
 
@@ -513,16 +501,7 @@ async def add_note(
             "body": note.body,
             "created_at": _iso(note.created_at),
         }
-        await record_event(
-            uow,
-            ctx.bus,
-            workspace_id=agent.workspace_id,
-            conversation_id=conversation.id,
-            contact_id=conversation.contact_id,
-            type="note",
-            data={"conversation_id": conversation.id, "note": view},
-            public=False,  # never on the customer's stream
-        )
+        await record_agent_event(uow, ctx.bus, conversation, "note", note=view)
     return view
 
 

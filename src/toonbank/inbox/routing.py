@@ -28,7 +28,7 @@ from typing import Any, Final
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toonbank.conversations.events import record_event
+from toonbank.conversations.events import record_agent_event, record_event
 from toonbank.conversations.service import change_status
 from toonbank.conversations.states import ASSIGNED, BOT, CLOSED, QUEUED
 from toonbank.db.portable import insert_ignore
@@ -253,20 +253,12 @@ async def _assign_locked(
         .values(skip_agent_id=None)
         .execution_options(synchronize_session=False)
     )
-    await record_event(
+    await record_agent_event(
         uow,
         bus,
-        workspace_id=conversation.workspace_id,
-        conversation_id=conversation.id,
-        contact_id=conversation.contact_id,
-        type="assignment",
-        data={
-            "conversation_id": conversation.id,
-            "agent_id": profile.agent_id,
-            "from": previous,
-            "how": how,
-        },
-        public=False,
+        conversation,
+        "assignment",
+        **{"agent_id": profile.agent_id, "from": previous, "how": how},
     )
 
 

@@ -28,8 +28,8 @@ from toonbank.commerce.payments.port import PaymentError
 from toonbank.commerce.payments.service import create_payment, payment_json, refund
 from toonbank.commerce.search import SearchQuery
 from toonbank.context import Context
-from toonbank.conversations.events import lock_contacts
-from toonbank.inbox.api import _allowed, _visible, acting_agent, agent_event, history_view
+from toonbank.conversations.events import lock_contacts, record_agent_event
+from toonbank.inbox.api import _allowed, _visible, acting_agent, history_view
 from toonbank.inbox.outbound import send_content
 from toonbank.models import Agent, Order, Product, ProductVariant, ShippingMethod
 
@@ -201,7 +201,7 @@ async def update_cart(
                 fields=set(body.model_fields_set),
             )
             view = await _cart_view(uow.session, cart)
-            await agent_event(ctx, uow, conversation, "cart", cart=view)
+            await record_agent_event(uow, ctx.bus, conversation, "cart", cart=view)
     except carts.CartError as exc:
         raise _cart_error(exc) from None
     return view
@@ -223,7 +223,7 @@ async def set_cart_line(
             cart = await carts.open_cart(uow.session, agent.workspace_id, conversation.contact_id)
             await carts.set_line(uow.session, cart, body.variant_id, body.quantity)
             view = await _cart_view(uow.session, cart)
-            await agent_event(ctx, uow, conversation, "cart", cart=view)
+            await record_agent_event(uow, ctx.bus, conversation, "cart", cart=view)
     except carts.CartError as exc:
         raise _cart_error(exc) from None
     return view

@@ -25,7 +25,7 @@ import structlog
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from toonbank.conversations.events import lock_contacts, record_event
+from toonbank.conversations.events import lock_contacts, record_agent_event
 from toonbank.conversations.service import change_status
 from toonbank.conversations.states import ASSIGNED, QUEUED
 from toonbank.db.portable import insert_ignore
@@ -216,16 +216,7 @@ async def _mark(ctx: Any, conversation: Conversation, timer: Timer, level: str) 
         )
         if not getattr(result, "rowcount", 0):
             return 0
-        await record_event(
-            uow,
-            ctx.bus,
-            workspace_id=conversation.workspace_id,
-            conversation_id=conversation.id,
-            contact_id=conversation.contact_id,
-            type=f"sla_{level}",
-            data={"conversation_id": conversation.id, "sla": timer.to_json()},
-            public=False,
-        )
+        await record_agent_event(uow, ctx.bus, conversation, f"sla_{level}", sla=timer.to_json())
     return 1
 
 
@@ -269,15 +260,8 @@ async def _reassign(
         state = await inbox_state(uow.session, locked.id, locked.workspace_id)
         state.skip_agent_id = assignment.agent_id
         state.reassigned += 1
-        await record_event(
-            uow,
-            ctx.bus,
-            workspace_id=locked.workspace_id,
-            conversation_id=locked.id,
-            contact_id=locked.contact_id,
-            type="auto_reassigned",
-            data={"conversation_id": locked.id, "from_agent_id": assignment.agent_id},
-            public=False,
+        await record_agent_event(
+            uow, ctx.bus, locked, "auto_reassigned", from_agent_id=assignment.agent_id
         )
     log.info("inbox_auto_reassigned", conversation_id=conversation.id)
     return True

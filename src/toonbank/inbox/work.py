@@ -17,7 +17,7 @@ from toonbank.commerce import carts
 from toonbank.commerce.money import Money
 from toonbank.commerce.payments.service import payment_json, payments_of
 from toonbank.context import Context
-from toonbank.conversations.events import lock_contacts, record_event
+from toonbank.conversations.events import lock_contacts, record_agent_event
 from toonbank.inbox import csat, teams
 from toonbank.inbox.api import (
     _allowed,
@@ -25,7 +25,6 @@ from toonbank.inbox.api import (
     _route_soon,
     _visible,
     acting_agent,
-    agent_event,
 )
 from toonbank.inbox.labels import labels_of
 from toonbank.inbox.outbound import send_content
@@ -153,16 +152,7 @@ async def set_routing(
             "priority": conversation.priority,
             "routing_skill": conversation.routing_skill,
         }
-        await record_event(
-            uow,
-            ctx.bus,
-            workspace_id=agent.workspace_id,
-            conversation_id=conversation.id,
-            contact_id=conversation.contact_id,
-            type="routing",
-            data=view,
-            public=False,
-        )
+        await record_agent_event(uow, ctx.bus, conversation, "routing", **view)
     await _route_soon(ctx, agent.workspace_id)
     return view
 
@@ -211,7 +201,7 @@ async def add_label(
                 )
             )
             current = sorted([*current, label])
-            await agent_event(ctx, uow, conversation, "labels", labels=current)
+            await record_agent_event(uow, ctx.bus, conversation, "labels", labels=current)
     return {"labels": current}
 
 
@@ -233,7 +223,7 @@ async def remove_label(
             )
         )
         current = (await labels_of(uow.session, {conversation.id})).get(conversation.id, [])
-        await agent_event(ctx, uow, conversation, "labels", labels=current)
+        await record_agent_event(uow, ctx.bus, conversation, "labels", labels=current)
     return {"labels": current}
 
 
