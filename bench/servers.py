@@ -251,11 +251,10 @@ def toonbank_server(
     port = free_port()
     argv = [sys.executable, "-m", "toonbank", "serve", "--host", HOST, "--port", str(port)]
     argv += ["--workers", str(workers), "--database-url", database_url]
-    if not embedded_worker:
+    if not embedded_worker or split_worker:
         argv.append("--no-worker")
     log = data_dir / f"toonbank-{port}.log"
     if split_worker:
-        argv.append("--no-worker")
         worker = [sys.executable, "-m", "toonbank", "worker", "--database-url", database_url]
         return SplitServer(Server("toonbank", argv, env, port, log), worker)
     return Server("toonbank", argv, env, port, log)

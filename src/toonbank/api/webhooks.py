@@ -16,6 +16,7 @@ from starlette.types import Message, Receive, Scope, Send
 from toonbank.api.deps import get_ctx
 from toonbank.api.errors import ApiError
 from toonbank.channels.base import (
+    ChannelAdapter,
     Connection,
     InboundRequest,
     ParsedEvent,
@@ -92,11 +93,11 @@ async def receive(
     except PayloadError as exc:
         metrics.WEBHOOKS_REJECTED.labels(connection.type, "payload").inc()
         raise ApiError(400, exc.code, str(exc)) from None
-    return await _store_and_acknowledge(ctx, connection, events)
+    return await _store_and_acknowledge(ctx, adapter, connection, events)
 
 
 async def _store_and_acknowledge(
-    ctx: Context, connection: Connection, events: list[ParsedEvent]
+    ctx: Context, adapter: ChannelAdapter, connection: Connection, events: list[ParsedEvent]
 ) -> Response:
     result = await store_events(ctx, connection, events)
     log.debug(
@@ -106,7 +107,7 @@ async def _store_and_acknowledge(
         stored=result.stored,
         duplicates=result.duplicates,
     )
-    answer = ctx.channels.get(connection.type).acknowledge(events)
+    answer = adapter.acknowledge(events)
     return Response(answer.body, status_code=answer.status, media_type=answer.media_type)
 
 
@@ -189,7 +190,7 @@ async def receive_fast(
         await full_app(scope, replayed, send)  # rejected there, with its metrics and log line
         return
     try:
-        response: Response = await _store_and_acknowledge(ctx, connection, events)
+        response: Response = await _store_and_acknowledge(ctx, adapter, connection, events)
     except Exception:
         log.exception("webhook_failed", connection_id=connection.id)
         response = PlainTextResponse("Internal Server Error", status_code=500)

@@ -85,9 +85,10 @@ class Database:
     read_engine: AsyncEngine
     read_sessionmaker: async_sessionmaker[AsyncSession]
     write_lock: asyncio.Lock | None = None
-    checkpointer: Checkpointer | None = None
     """SQLite only: this process's writers queue here, in order, instead of spinning in
     SQLite's busy handler (which sleeps and retries in no particular order)."""
+    checkpointer: Checkpointer | None = None
+    """SQLite with inline statements: the background WAL checkpoints (stopped by dispose)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -125,11 +126,12 @@ def create_database(
         path = parsed.database or ":memory:"
         if path != ":memory:" and not path.startswith("file:"):
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
         if sqlite_inline:
             kwargs["async_creator"] = inline_creator(path, SQLITE_BUSY_TIMEOUT_S)
-            busy_ms = C_BUSY_TIMEOUT_MS  # longer waits are retried without blocking the loop
+            busy_ms = C_BUSY_TIMEOUT_MS  # waits are retried without blocking the loop
             checkpointer = Checkpointer(path)
+        else:
+            kwargs["connect_args"] = {"timeout": SQLITE_BUSY_TIMEOUT_S}
     else:
         kwargs.update(pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)

@@ -38,14 +38,8 @@ class Ids:
             self.labels.append(value)
         return found
 
-    def bit(self, value: str) -> int:
-        return 1 << min(self.of(value), OVERFLOW)
-
     def bits(self, values: Iterable[str]) -> int:
-        out = 0
-        for value in values:
-            out |= self.bit(value)
-        return out
+        return _mask(map(self.of, values))
 
 
 class Columns:
@@ -82,12 +76,15 @@ class Columns:
     ) -> None:
         doc = len(self.doc_alive)
         self.doc_alive.append(1)
-        for which, ids, values in (("colour", self.colours, colours), ("size", self.sizes, sizes)):
-            late = tuple(sorted({i for i in map(ids.of, values) if i >= OVERFLOW}))
+        for which, ids, values, column in (
+            ("colour", self.colours, colours, self.doc_colours),
+            ("size", self.sizes, sizes, self.doc_sizes),
+        ):
+            numbers = {ids.of(value) for value in values}
+            column.append(_signed(_mask(numbers)))
+            late = tuple(sorted(n for n in numbers if n >= OVERFLOW))
             if late:
                 self.doc_overflow[which][doc] = late
-        self.doc_colours.append(_signed(self.colours.bits(colours)))
-        self.doc_sizes.append(_signed(self.sizes.bits(sizes)))
         self.doc_category.append(self.categories.of(category) if category else -1)
         self.doc_brand.append(self.brands.of(brand) if brand else -1)
         self.doc_first.append(len(self.var_doc))
@@ -202,6 +199,14 @@ class Columns:
         values = np.frombuffer(source, dtype=np.int32)[scope]
         counts = np.bincount(values + 1, minlength=len(ids.labels) + 1)[1:]
         return [(ids.labels[i], int(c)) for i in np.flatnonzero(counts) for c in (counts[i],)]
+
+
+def _mask(numbers: Iterable[int]) -> int:
+    """The bit mask of value ids (the 64th and later share the last bit)."""
+    out = 0
+    for number in numbers:
+        out |= 1 << min(number, OVERFLOW)
+    return out
 
 
 def _signed(bits: int) -> int:
